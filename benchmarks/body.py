@@ -1,0 +1,94 @@
+"""Body throughput: bodies/s for B = 1, 16, 64 on each backend, against the backend's own raw
+forward in the same run (Anny's model call / smplx's SMPL call with the same pose).
+
+    python benchmarks/body.py [--repeats 20] [--json benchmarks/results/body.json]
+
+The SMPL rows use the synthetic SMPL-format file (the real SMPL files are licensed and not
+present here): same code path and smplx call, a mesh of ~3.5k vertices instead of 6890."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+
+def timed(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--json", default="benchmarks/results/body.json")
+    args = ap.parse_args()
+
+    import roma
+
+    from synthgen.body import get_body_model
+    from synthgen.body.pose import angles_from_params, anatomical_rotations
+    from synthgen.body.pose import pose_param_names
+    from synthgen.body.smpl_synthetic import write_synthetic_smpl
+    from synthgen.space import ParamSpace
+
+    space = ParamSpace.of(pose_param_names() + ["shape.weight"])
+    models = tempfile.mkdtemp()
+    write_synthetic_smpl(models)
+    rows = []
+    for backend in ("anny", "smpl"):
+        body = get_body_model(backend, models if backend == "smpl" else None)
+        for B in (1, 16, 64):
+            batch = space.sample(B, n=B) if backend == "anny" else [
+                {k: v for k, v in p.items() if not k.startswith("shape.")} for p in space.sample(B, n=B)]
+            ours = timed(lambda: body(batch), args.repeats)
+            # the backend's own forward, given the same pose already in its native form
+            angles, glob = angles_from_params(batch, dtype=body.dtype)
+            pose = anatomical_rotations(angles, glob)
+            shape = body.shape_tensor(batch)
+            if backend == "anny":
+                m = body.model
+                rest = body._rest(shape)
+                from synthgen.body.anny_body import ZUP_TO_YUP
+
+                c = ZUP_TO_YUP.to(body.dtype)
+                joints = (rest["rest_bone_heads"] @ c.T)[:, body._joint_bones].expand(B, -1, -1)
+                delta = torch.zeros(B, len(body.bone_names), 4, 4, dtype=body.dtype)
+                delta[..., :3, :3] = c.T @ body.local_rotations(pose, joints) @ c
+                delta[..., 3, 3] = 1
+                raw = timed(lambda: m(pose_parameters=delta, phenotype_kwargs=shape), args.repeats)
+            else:
+                m = body.model
+                aa = roma.rotmat_to_rotvec(pose.full())
+                go = roma.rotmat_to_rotvec(pose.global_rot)
+                body_pose = torch.cat([aa.reshape(B, -1), torch.zeros(B, 6, dtype=body.dtype)], 1)
+                betas = torch.zeros(B, 10, dtype=body.dtype)
+                raw = timed(lambda: m(betas=betas, global_orient=go, body_pose=body_pose), args.repeats)
+            rows.append({"backend": backend, "B": B, "ours_bodies_per_s": B / ours, "raw_bodies_per_s": B / raw,
+                         "overhead_pct": 100.0 * (ours / raw - 1.0)})
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    print(f"# body throughput ({machine}); median of {args.repeats} runs")
+    print(f"# reproduce: python benchmarks/body.py --repeats {args.repeats}")
+    print(f"{'backend':8} {'B':>3} {'ours bodies/s':>14} {'raw bodies/s':>13} {'overhead':>9}")
+    for r in rows:
+        print(f"{r['backend']:8} {r['B']:>3} {r['ours_bodies_per_s']:>14.1f} {r['raw_bodies_per_s']:>13.1f} {r['overhead_pct']:>8.1f}%")
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"machine": machine, "repeats": args.repeats, "rows": rows}, indent=2))
+    print(f"# wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""The body-model interface every backend implements, and the record it returns."""
+
+from __future__ import annotations
+
+import abc
+import functools
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from synthgen.body.pose import angles_from_params, anatomical_rotations, AnatomicalPose
+
+
+@dataclass
+class BodyOutput:
+    """A batch of posed bodies, Y-up metres, the pelvis joint of the rest pose at the origin.
+
+    Per batch item: ``vertices`` (B, V, 3) posed, ``rest_vertices`` (B, V, 3) shaped but
+    unposed, ``joints`` (B, 24, 3) SMPL-named joints, ``keypoints`` (B, 17, 3) COCO-17,
+    ``bone_transforms`` (B, NB, 4, 4) rest-to-posed transform of each skinning bone.
+    Shared by the batch: ``faces`` (F, 3) triangles, ``skin_weights`` (V, NB) dense linear
+    blend skinning weights over ``bone_names``, ``part_labels`` (V,) DensePose part ids 1..24,
+    ``part_uv`` (V, 2) DensePose-style (U, V) in [0, 1] within the part, ``texture_uv``
+    (V, 2) texture coordinates where the model has them (else None)."""
+
+    vertices: torch.Tensor
+    #: computes rest_vertices on first use (most consumers never need them)
+    rest_fn: Callable[[], torch.Tensor]
+    joints: torch.Tensor
+    keypoints: torch.Tensor
+    bone_transforms: torch.Tensor
+    faces: torch.Tensor
+    skin_weights: torch.Tensor
+    bone_names: list[str]
+    part_labels: torch.Tensor
+    part_uv: torch.Tensor
+    texture_uv: torch.Tensor | None
+
+    def __len__(self) -> int:
+        return self.vertices.shape[0]
+
+    @functools.cached_property
+    def rest_vertices(self) -> torch.Tensor:
+        return self.rest_fn()
+
+
+class BodyModel(abc.ABC):
+    """A parametric body driven by named parameters (``pose.*`` angles, ``shape.*``)."""
+
+    #: backend name, e.g. 'anny' or 'smpl'
+    name: str
+    #: the ``shape.*`` parameter names this backend reads
+    shape_params: tuple[str, ...]
+
+    def __call__(self, params: dict | list[dict]) -> BodyOutput:
+        """Pose and shape a batch of bodies from named parameter dicts (one dict = B of 1)."""
+        batch = [params] if isinstance(params, dict) else list(params)
+        if not batch:
+            raise ValueError("empty batch of parameter dicts")
+        for p in batch:
+            self.check_names(p)
+        angles, global_angles = angles_from_params(batch, dtype=self.dtype)
+        shape = self.shape_tensor(batch)
+        return self.forward(anatomical_rotations(angles, global_angles), shape)
+
+    def check_names(self, params: dict) -> None:
+        """Reject shape names of another backend (``shape.beta0`` on Anny, ``shape.weight`` on
+        SMPL): the same name must mean the same thing everywhere, so it cannot be ignored."""
+        from synthgen.errors import ParamError
+
+        for k in params:
+            if k.startswith("shape.") and k not in self.shape_params:
+                raise ParamError(k, f"not a shape parameter of the '{self.name}' body "
+                                    f"(it reads {', '.join(self.shape_params)})")
+
+    @property
+    @abc.abstractmethod
+    def dtype(self) -> torch.dtype: ...
+
+    @abc.abstractmethod
+    def shape_tensor(self, batch: list[dict]) -> torch.Tensor:
+        """(B, S) or (1, S) shape coefficients from the ``shape.*`` entries."""
+
+    @abc.abstractmethod
+    def forward(self, pose: AnatomicalPose, shape: torch.Tensor) -> BodyOutput:
+        """Posed bodies from neutral-frame rotations and shape coefficients."""
+
+    def _shape_rows(self, batch: list[dict], defaults: dict[str, float]) -> torch.Tensor:
+        rows = np.array(
+            [[p.get(k, d) for k, d in defaults.items()] for p in batch], dtype=np.float64
+        )
+        if (rows == rows[:1]).all():  # one shape for the whole batch: compute it once
+            rows = rows[:1]
+        return torch.as_tensor(rows, dtype=self.dtype)

@@ -1,0 +1,148 @@
+"""``synthgen`` command line. Errors a user can fix print one line and exit with code 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from synthgen.errors import SynthgenError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Controllable synthetic humans.")
+pose_app = typer.Typer(no_args_is_help=True, help="The pose library, pose imports, plausibility.")
+space_app = typer.Typer(no_args_is_help=True, help="Parameter spaces (YAML).")
+app.add_typer(pose_app, name="pose")
+app.add_typer(space_app, name="space")
+console = Console()
+
+BACKEND = typer.Option("anny", "--backend", help="Body model: anny (default), smpl or smplx.")
+BODY_MODELS = typer.Option(None, "--body-models", help="SMPL/SMPL-X model file or folder "
+                           "(default: $SYNTHGEN_BODY_MODELS).")
+
+
+def _params_from(pose: Optional[str], params: Optional[str]) -> dict:
+    from synthgen.body.pose_library import get_pose
+
+    out = get_pose(pose) if pose else {}
+    if params:
+        text = Path(params).read_text() if os.path.isfile(params) else params
+        try:
+            extra = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise SynthgenError(f"--params: not valid JSON ({e.msg} at column {e.colno})") from e
+        if not isinstance(extra, dict):
+            raise SynthgenError("--params: expected a JSON object of parameter name -> value")
+        out |= extra
+    return out
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("out/demo"), help="Folder for the demo picture."),
+         backend: str = BACKEND, body_models: Optional[str] = BODY_MODELS):
+    """Pose the whole pose library on the body and write a picture of it."""
+    from synthgen.demo import pose_library_grid
+
+    with console.status("posing and rendering the pose library..."):
+        path = pose_library_grid(out / f"pose_library_{backend}.png", backend, body_models)
+    console.print(f"[bold green]wrote[/] {path.resolve()}  (the pose library on the {backend} body)")
+
+
+@pose_app.command("list")
+def pose_list():
+    """The named poses of the library."""
+    from synthgen.body.pose_library import pose_library
+
+    table = Table("pose", "description", "angles set")
+    for p in pose_library().values():
+        table.add_row(p.name, p.description, str(len(p.angles)))
+    console.print(table)
+
+
+@pose_app.command("check")
+def pose_check(pose: Optional[str] = typer.Option(None, help="A library pose name."),
+               params: Optional[str] = typer.Option(None, help="JSON object (or a .json file) of parameters."),
+               backend: str = BACKEND, body_models: Optional[str] = BODY_MODELS):
+    """Plausibility of a pose: joint limits and self-intersection."""
+    from synthgen.body import get_body_model
+    from synthgen.body.plausibility import plausibility
+    from synthgen.catalog import lookup
+    from synthgen.space import check_value
+
+    p = _params_from(pose, params)
+    for k, v in p.items():
+        check_value(lookup(k), v, "--params", allow_beyond_limits=True)
+    report = plausibility(p, get_body_model(backend, body_models))
+    console.print_json(data=report.to_dict())
+    raise typer.Exit(0 if report.plausible else 1)
+
+
+@pose_app.command("import")
+def pose_import(source: Path = typer.Argument(..., help="AMASS-style .npz or a .bvh file."),
+                out: Path = typer.Option(..., help="Pose file to write (YAML, the library's format)."),
+                stride: int = typer.Option(1, min=1, help="Keep every n-th frame.")):
+    """Convert motion data into a pose file of named anatomical angles."""
+    import yaml
+
+    from synthgen.body.pose_sources import load_amass, load_bvh
+
+    if not source.is_file():
+        raise SynthgenError(f"{source}: no such file")
+    if source.suffix.lower() == ".bvh":
+        pose_set = load_bvh(source, stride)
+    elif source.suffix.lower() == ".npz":
+        pose_set = load_amass(source, stride)
+    else:
+        raise SynthgenError(f"{source}: expected a .npz (AMASS) or .bvh file")
+    poses = {f"{source.stem}_{i:05d}": {"description": f"frame {i * stride} of {source.name}",
+                                        "angles": {k: v for k, v in p.items() if v != 0.0}}
+             for i, p in enumerate(pose_set.poses)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(yaml.safe_dump({"poses": poses}, sort_keys=False))
+    tmp.replace(out)
+    clamped = sum(1 for c in pose_set.clamped if c)
+    console.print(f"wrote {len(poses)} poses to {out} ({clamped} had angles clamped into joint limits)")
+
+
+@space_app.command("check")
+def space_check(file: Path = typer.Argument(..., help="A parameter-space YAML file.")):
+    """Validate a parameter space and list its dimensions."""
+    from synthgen.catalog import Categorical
+    from synthgen.space import ParamSpace
+
+    space = ParamSpace.from_yaml(file)
+    table = Table("name", "range", "default", title=f"{file}: {len(space)} searched dims, {len(space.fixed)} fixed")
+    for d in space.dims:
+        rng = ", ".join(map(str, d.choices)) if isinstance(d, Categorical) else f"{d.low:g} .. {d.high:g} {d.unit}"
+        table.add_row(d.name, rng, str(d.default))
+    console.print(table)
+
+
+def main() -> None:
+    try:
+        rc = app(standalone_mode=False)
+        sys.exit(rc if isinstance(rc, int) else 0)
+    except SynthgenError as e:
+        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False)
+        sys.exit(2)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(130)
+    except Exception as e:  # click usage errors
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(2)
+        raise
+
+
+if __name__ == "__main__":
+    main()

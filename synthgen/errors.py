@@ -1,0 +1,36 @@
+"""Typed errors of synthgen. Each names the parameter, key or file it is about; the CLI prints
+one line for them and exits with code 2."""
+
+from __future__ import annotations
+
+
+class SynthgenError(Exception):
+    """Base class: an error a user can act on, with a one-line message."""
+
+
+class ParamError(SynthgenError, ValueError):
+    """A parameter value or name is wrong.
+
+    ``key`` is the dotted parameter name; ``where`` optionally says which file and line the
+    value came from."""
+
+    def __init__(self, key: str, problem: str, where: str | None = None):
+        self.key = key
+        self.problem = problem
+        self.where = where
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}parameter '{key}': {problem}")
+
+
+class ConfigError(SynthgenError, ValueError):
+    """A configuration file (YAML, pose file, ...) is malformed."""
+
+    def __init__(self, path: str, problem: str, line: int | None = None):
+        self.path = str(path)
+        self.line = line
+        loc = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{loc}: {problem}")
+
+
+class ModelFileError(SynthgenError, FileNotFoundError):
+    """A body-model file the user must supply is missing or cannot be read safely."""
