@@ -1,10 +1,12 @@
 """Body throughput: bodies/s for B = 1, 16, 64 on each backend, against the backend's own raw
-forward in the same run (Anny's model call / smplx's SMPL call with the same pose).
+forward in the same run (Anny's model call; smplx's lbs() for SMPL / SMPL-X), given the same
+pose already in the library's native form.
 
     python benchmarks/body.py [--repeats 20] [--json benchmarks/results/body.json]
 
-The SMPL rows use the synthetic SMPL-format file (the real SMPL files are licensed and not
-present here): same code path and smplx call, a mesh of ~3.5k vertices instead of 6890."""
+The SMPL and SMPL-X rows use synthetic files in their exact layouts (the real files are
+licensed and not present here): same code path and smplx calls, on a ~3.5k-vertex mesh instead
+of 6890 / 10475 vertices, so their absolute rates are higher than with the real models."""
 
 from __future__ import annotations
 
@@ -48,8 +50,9 @@ def main() -> None:
     models = tempfile.mkdtemp()
     write_synthetic_smpl(models)
     rows = []
-    for backend in ("anny", "smpl"):
-        body = get_body_model(backend, models if backend == "smpl" else None)
+    write_synthetic_smpl(models, model_type="smplx")
+    for backend in ("anny", "smpl", "smplx"):
+        body = get_body_model(backend, models if backend != "anny" else None)
         for B in (1, 16, 64):
             batch = space.sample(B, n=B) if backend == "anny" else [
                 {k: v for k, v in p.items() if not k.startswith("shape.")} for p in space.sample(B, n=B)]
@@ -70,12 +73,16 @@ def main() -> None:
                 delta[..., 3, 3] = 1
                 raw = timed(lambda: m(pose_parameters=delta, phenotype_kwargs=shape), args.repeats)
             else:
+                from smplx.lbs import lbs
+
                 m = body.model
-                aa = roma.rotmat_to_rotvec(pose.full())
-                go = roma.rotmat_to_rotvec(pose.global_rot)
-                body_pose = torch.cat([aa.reshape(B, -1), torch.zeros(B, 6, dtype=body.dtype)], 1)
-                betas = torch.zeros(B, 10, dtype=body.dtype)
-                raw = timed(lambda: m(betas=betas, global_orient=go, body_pose=body_pose), args.repeats)
+                n_joints = m.J_regressor.shape[0]
+                full = torch.zeros(B, n_joints, 3, dtype=body.dtype)
+                full[:, 0] = roma.rotmat_to_rotvec(pose.global_rot)
+                full[:, 1:22] = roma.rotmat_to_rotvec(pose.full())
+                betas = torch.zeros(B, m.shapedirs.shape[-1], dtype=body.dtype)
+                raw = timed(lambda: lbs(betas, full.reshape(B, -1), m.v_template, m.shapedirs, m.posedirs,
+                                        m.J_regressor, m.parents, m.lbs_weights), args.repeats)
             rows.append({"backend": backend, "B": B, "ours_bodies_per_s": B / ours, "raw_bodies_per_s": B / raw,
                          "overhead_pct": 100.0 * (ours / raw - 1.0)})
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"

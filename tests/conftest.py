@@ -30,6 +30,17 @@ def smpl_body(smpl_dir):
     return get_body_model("smpl", smpl_dir)
 
 
-@pytest.fixture(params=["anny", "smpl"], scope="session")
+@pytest.fixture(scope="session")
+def smplx_body(tmp_path_factory):
+    """SMPL-X through smplx, from a synthetic file in SMPL-X's .npz layout (55 joints)."""
+    from synthgen.body import get_body_model
+    from synthgen.body.smpl_synthetic import write_synthetic_smpl
+
+    folder = tmp_path_factory.mktemp("smplx_models")
+    write_synthetic_smpl(folder, model_type="smplx")
+    return get_body_model("smplx", folder)
+
+
+@pytest.fixture(params=["anny", "smpl", "smplx"], scope="session")
 def body(request):
     return request.getfixturevalue(f"{request.param}_body")

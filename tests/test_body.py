@@ -92,3 +92,20 @@ def test_unknown_backend():
 
     with pytest.raises(ParamError, match="unknown backend"):
         get_body_model("mano")
+
+
+def test_bad_names_and_values_are_errors(body):
+    with pytest.raises(ParamError, match="did you mean pose.left_elbow.flex"):
+        body({"pose.left_elbo.flex": 90})
+    with pytest.raises(ParamError, match="pose.left_knee.flex.*finite"):
+        body([{}, {"pose.left_knee.flex": float("nan")}])
+    body({"camera.yaw": 30})  # other layers' names pass through
+
+
+def test_labels_do_not_depend_on_the_first_call(anny_body):
+    from synthgen.body.anny_body import AnnyBody
+
+    fresh = AnnyBody()
+    first = fresh({"shape.weight": 1.0, "shape.height": 0.0})
+    assert torch.equal(first.part_labels, anny_body({}).part_labels)
+    assert torch.equal(first.part_uv, anny_body({}).part_uv)

@@ -170,7 +170,7 @@ class AnnyBody(BodyModel):
         root = rest["rest_bone_heads"][:, :1]  # (b, 1, 3), Z-up
         shift = torch.eye(4, dtype=self.dtype).repeat(root.shape[0], 1, 1)
         shift[:, :3, 3] = root[:, 0]
-        static = self.static(rest["rest_vertices"][0], rest_joints[0])
+        static = self.static()
         return BodyOutput(
             vertices=verts,
             rest_fn=lambda: _apply3(rest["rest_vertices"] - root, c).expand(B, -1, -1),
@@ -185,12 +185,15 @@ class AnnyBody(BodyModel):
             texture_uv=static["texture_uv"],
         )
 
-    def static(self, rest_vertices_zup: torch.Tensor, rest_joints: torch.Tensor) -> dict:
-        """Labels that depend on the mesh, not the pose: computed once, on the first (default
-        or given) shape, and shared by every later call."""
+    def static(self) -> dict:
+        """Labels that depend on the mesh, not the pose: computed once, on the default shape
+        (whatever the first call asks for), and shared by every later call."""
         if self._static is not None:
             return self._static
         m = self.model
+        rest = self._rest(self.shape_tensor([{}]))
+        rest_vertices_zup = rest["rest_vertices"][0]
+        rest_joints = _apply3(rest["rest_bone_heads"][0], self._c)[self._joint_bones]
         V, NB = len(m.template_vertices), len(self.bone_names)
         weights = torch.zeros(V, NB, dtype=self.dtype)
         weights.scatter_add_(1, m.vertex_bone_indices.long(), m.vertex_bone_weights.to(self.dtype))

@@ -63,17 +63,30 @@ class BodyModel(abc.ABC):
             self.check_names(p)
         angles, global_angles = angles_from_params(batch, dtype=self.dtype)
         shape = self.shape_tensor(batch)
+        for name, values in (("pose", angles), ("pose.global", global_angles), ("shape", shape)):
+            if not torch.isfinite(values).all():
+                from synthgen.errors import ParamError
+
+                bad = next(k for p in batch for k, v in p.items()
+                           if k.startswith(name) and not np.isfinite(np.asarray(v, dtype=float)).all())
+                raise ParamError(bad, "must be finite")
         return self.forward(anatomical_rotations(angles, global_angles), shape)
 
     def check_names(self, params: dict) -> None:
-        """Reject shape names of another backend (``shape.beta0`` on Anny, ``shape.weight`` on
-        SMPL): the same name must mean the same thing everywhere, so it cannot be ignored."""
+        """Reject unknown ``pose.*`` names and shape names of another backend (``shape.beta0``
+        on Anny, ``shape.weight`` on SMPL): a name the body would ignore is an error. Other
+        names (camera, light, ...) belong to other layers and pass through."""
+        from synthgen.body.pose import _pose_limits
+        from synthgen.catalog import lookup
         from synthgen.errors import ParamError
 
+        poses = _pose_limits()
         for k in params:
             if k.startswith("shape.") and k not in self.shape_params:
                 raise ParamError(k, f"not a shape parameter of the '{self.name}' body "
                                     f"(it reads {', '.join(self.shape_params)})")
+            if k.startswith("pose.") and k not in poses:
+                lookup(k)  # raises with suggestions
 
     @property
     @abc.abstractmethod

@@ -112,7 +112,8 @@ def pose_param_names() -> list[str]:
     return list(_pose_param_names())
 
 
-def pose_limits() -> dict[str, tuple[float, float]]:
+@functools.lru_cache(maxsize=1)
+def _pose_limits() -> dict[str, tuple[float, float]]:
     limits = {}
     for j in POSED_JOINTS:
         for a, lim in zip(ANGLES, JOINT_LIMITS[joint_kind(j)]):
@@ -120,6 +121,11 @@ def pose_limits() -> dict[str, tuple[float, float]]:
     for a, lim in GLOBAL_LIMITS.items():
         limits[f"pose.global.{a}"] = (float(lim[0]), float(lim[1]))
     return limits
+
+
+def pose_limits() -> dict[str, tuple[float, float]]:
+    """{pose parameter name: (low, high)} in degrees."""
+    return dict(_pose_limits())
 
 
 def axis_angle_matrix(axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:

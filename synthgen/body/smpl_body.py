@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -57,20 +58,25 @@ class SmplBody(BodyModel):
         self.smpl24 = list(range(24)) if model_type == "smpl" else list(range(22)) + [28, 43]
         rest_joints = (J_reg @ v_t)[self.smpl24]
         known = KNOWN_FACE_VERTICES.get((model_type, V))
-        if known is not None:
-            ids = {k: known[k] for k in ("nose", "reye", "leye", "rear", "lear")}
-        else:
-            picks = face_keypoint_vertices(v_t, rest_joints, segments)
-            ids = {"nose": picks["nose"], "reye": picks["right_eye"], "leye": picks["left_eye"],
-                   "rear": picks["right_ear"], "lear": picks["left_ear"]}
-        face = {"nose": ids["nose"], "left_eye": ids["leye"], "right_eye": ids["reye"],
-                "left_ear": ids["lear"], "right_ear": ids["rear"]}
-        cls = smplx.SMPLX if model_type == "smplx" else smplx.SMPL
-        extra = {"use_pca": False, "flat_hand_mean": True} if model_type == "smplx" else {}
-        self.model = cls(
-            model_path=str(self.path), data_struct=Struct(**data), num_betas=nb,
-            vertex_ids=ids, use_feet_keypoints=False, use_hands=False, **extra,
+        face = (
+            {name: known[key] for name, key in (("nose", "nose"), ("left_eye", "leye"), ("right_eye", "reye"),
+                                                ("left_ear", "lear"), ("right_ear", "rear"))}
+            if known else face_keypoint_vertices(v_t, rest_joints, segments)
         )
+        # only smplx's model arrays are used (our forward composes its lbs building blocks)
+        common = {"num_betas": nb}
+        if model_type == "smpl":
+            self.model = smplx.SMPL(model_path=str(self.path), data_struct=Struct(**data), **common)
+        else:
+            # smplx's SMPLX reads its file itself (np.load with allow_pickle=True): give it a
+            # copy holding only the arrays read safely above, so nothing is unpickled
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                safe = Path(tmp) / "SMPLX_SAFE.npz"
+                np.savez(safe, **data)
+                self.model = smplx.SMPLX(model_path=str(safe), ext="npz", use_pca=False,
+                                         flat_hand_mean=True, **common)
         self.model.requires_grad_(False)
         self._data = data
         self._segments = segments

@@ -1,7 +1,8 @@
 """Finding and safely opening SMPL / SMPL-X model files that the user owns.
 
 The files are licensed by the Max Planck Institute and are never shipped or downloaded here.
-``.npz`` files are opened with ``allow_pickle=False``; legacy ``.pkl`` files go through a
+``.npz`` files are opened with ``allow_pickle=False`` (pickled object entries, which hold no
+model arrays, are skipped unread); legacy ``.pkl`` files go through a
 restricted unpickler that builds numpy arrays, scipy.sparse matrices and chumpy arrays only
 (chumpy need not be installed): any other object in the pickle is refused before it is built.
 """
@@ -122,8 +123,13 @@ def load_model_data(path: str | os.PathLike) -> dict[str, object]:
     path = Path(path)
     try:
         if path.suffix == ".npz":
+            data = {}
             with np.load(path, allow_pickle=False) as z:
-                data = {k: z[k] for k in z.files}
+                for k in z.files:
+                    try:
+                        data[k] = z[k]
+                    except ValueError:  # a pickled object entry (e.g. SMPL-X's part names): never unpickled
+                        continue
         elif path.suffix == ".pkl":
             with open(path, "rb") as f:
                 data = RestrictedUnpickler(io.BytesIO(f.read()), encoding="latin1").load()
