@@ -22,14 +22,16 @@ from pathlib import Path
 import torch
 
 
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
+def timed_pair(ours, raw, repeats: int) -> tuple[float, float]:
+    """Median seconds of each, calls alternating so that both see the same machine state."""
+    ours(), raw()  # warm-up
+    t_ours, t_raw = [], []
     for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for fn, acc in ((ours, t_ours), (raw, t_raw)):
+            t = time.perf_counter()
+            fn()
+            acc.append(time.perf_counter() - t)
+    return statistics.median(t_ours), statistics.median(t_raw)
 
 
 def main() -> None:
@@ -56,7 +58,6 @@ def main() -> None:
         for B in (1, 16, 64):
             batch = space.sample(B, n=B) if backend == "anny" else [
                 {k: v for k, v in p.items() if not k.startswith("shape.")} for p in space.sample(B, n=B)]
-            ours = timed(lambda: body(batch), args.repeats)
             # the backend's own forward, given the same pose already in its native form
             angles, glob = angles_from_params(batch, dtype=body.dtype)
             pose = anatomical_rotations(angles, glob)
@@ -71,7 +72,7 @@ def main() -> None:
                 delta = torch.zeros(B, len(body.bone_names), 4, 4, dtype=body.dtype)
                 delta[..., :3, :3] = c.T @ body.local_rotations(pose, joints) @ c
                 delta[..., 3, 3] = 1
-                raw = timed(lambda: m(pose_parameters=delta, phenotype_kwargs=shape), args.repeats)
+                raw_fn = lambda: m(pose_parameters=delta, phenotype_kwargs=shape)  # noqa: E731
             else:
                 from smplx.lbs import lbs
 
@@ -79,10 +80,11 @@ def main() -> None:
                 n_joints = m.J_regressor.shape[0]
                 full = torch.zeros(B, n_joints, 3, dtype=body.dtype)
                 full[:, 0] = roma.rotmat_to_rotvec(pose.global_rot)
-                full[:, 1:22] = roma.rotmat_to_rotvec(pose.full())
+                full[:, 1:22] = roma.rotmat_to_rotvec(pose.full)
                 betas = torch.zeros(B, m.shapedirs.shape[-1], dtype=body.dtype)
-                raw = timed(lambda: lbs(betas, full.reshape(B, -1), m.v_template, m.shapedirs, m.posedirs,
-                                        m.J_regressor, m.parents, m.lbs_weights), args.repeats)
+                raw_fn = lambda: lbs(betas, full.reshape(B, -1), m.v_template, m.shapedirs,  # noqa: E731
+                                     m.posedirs, m.J_regressor, m.parents, m.lbs_weights)
+            ours, raw = timed_pair(lambda: body(batch), raw_fn, args.repeats)
             rows.append({"backend": backend, "B": B, "ours_bodies_per_s": B / ours, "raw_bodies_per_s": B / raw,
                          "overhead_pct": 100.0 * (ours / raw - 1.0)})
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"

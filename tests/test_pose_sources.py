@@ -24,7 +24,7 @@ def _local_rotations(poses):
     A = anatomical_rotations(angles, glob)
     N = neutral_corrections(torch.as_tensor(t_pose_joints())[None].expand(len(poses), -1, -1))
     L = torch.eye(3, dtype=torch.float64).repeat(len(poses), 24, 1, 1)
-    L[:, 1:22] = N[:, list(SMPL_PARENTS[1:22])].transpose(-1, -2) @ A.full() @ N[:, 1:22]
+    L[:, 1:22] = N[:, list(SMPL_PARENTS[1:22])].transpose(-1, -2) @ A.full @ N[:, 1:22]
     L[:, 0] = A.global_rot
     return L.numpy()
 

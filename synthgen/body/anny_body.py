@@ -124,11 +124,11 @@ class AnnyBody(BodyModel):
         B = pose.flex_abduct.shape[0]
         eye = torch.eye(3, dtype=self.dtype)
         Q = eye.expand(B, len(self.bone_names), 3, 3).clone()
-        full = pose.full()
+        full = pose.full
         sources = {
             "full": full,
-            "swing": pose.flex_abduct @ pose.twist(0.5),
-            "twist": pose.twist(0.5),
+            "swing": pose.flex_abduct @ pose.twist_half,
+            "twist": pose.twist_half,
         }
         for role, src in sources.items():
             if self._roles[role] is not None:

@@ -145,44 +145,36 @@ def axis_angle_matrix(axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
 class AnatomicalPose:
     """Neutral-frame rotations of a batch of poses.
 
-    ``flex_abduct``: (B, 21, 3, 3) rotation by flex then abduct; ``twist_angle``: (B, 21) twist
-    in radians and ``twist_axis``: (21, 3), kept apart so that backends may spread the twist
-    over several bones of one segment; ``global_rot``: (B, 3, 3)."""
+    ``flex_abduct``: (B, 21, 3, 3) rotation by flex then abduct; ``twist_half``: (B, 21, 3, 3)
+    half the twist (backends may spread the twist over two bones of a segment);
+    ``global_rot``: (B, 3, 3). ``full``: (B, 21, 3, 3) the whole rotation flex @ abduct @ twist."""
 
     flex_abduct: torch.Tensor
-    twist_angle: torch.Tensor
-    twist_axis: torch.Tensor
+    twist_half: torch.Tensor
     global_rot: torch.Tensor
 
-    def twist(self, fraction: float = 1.0) -> torch.Tensor:
-        return axis_angle_matrix(self.twist_axis, self.twist_angle * fraction)
-
+    @functools.cached_property
     def full(self) -> torch.Tensor:
-        """(B, 21, 3, 3): the whole joint rotation flex @ abduct @ twist."""
-        return self.flex_abduct @ self.twist()
+        return self.flex_abduct @ self.twist_half @ self.twist_half
 
 
 _AXES = torch.from_numpy(np.stack([joint_axes(j) for j in POSED_JOINTS]))  # (21, 3, 3)
+#: flex, abduct, half-twist axes of every joint, then yaw, pitch, roll of the body
+_ALL_AXES = torch.cat([_AXES.reshape(-1, 3), torch.tensor([[0.0, 1, 0], [1, 0, 0], [0, 0, -1]], dtype=_AXES.dtype)])
 
 
 def anatomical_rotations(angles_deg: torch.Tensor, global_deg: torch.Tensor) -> AnatomicalPose:
     """``angles_deg``: (B, 21, 3) flex/abduct/twist per posed joint (POSED_JOINTS order);
-    ``global_deg``: (B, 3) yaw/pitch/roll."""
-    dtype = angles_deg.dtype
-    axes = _AXES.to(dtype=dtype, device=angles_deg.device)
-    rad = angles_deg * (math.pi / 180.0)
-    flex = axis_angle_matrix(axes[:, 0].expand(rad.shape[0], -1, -1), rad[..., 0])
-    abd = axis_angle_matrix(axes[:, 1].expand(rad.shape[0], -1, -1), rad[..., 1])
-    g = global_deg * (math.pi / 180.0)
-    eye = torch.eye(3, dtype=dtype, device=angles_deg.device)
-    yaw = axis_angle_matrix(eye[1].expand(g.shape[0], -1), g[:, 0])
-    pitch = axis_angle_matrix(eye[0].expand(g.shape[0], -1), g[:, 1])
-    roll = axis_angle_matrix((-eye[2]).expand(g.shape[0], -1), g[:, 2])
+    ``global_deg``: (B, 3) yaw/pitch/roll. All elementary rotations in one batched call."""
+    B = angles_deg.shape[0]
+    rad = torch.cat([(angles_deg * torch.tensor([1.0, 1.0, 0.5], dtype=angles_deg.dtype)).reshape(B, -1),
+                     global_deg], 1) * (math.pi / 180.0)
+    R = axis_angle_matrix(_ALL_AXES.to(angles_deg).expand(B, -1, -1), rad)  # (B, 66, 3, 3)
+    joint = R[:, :63].reshape(B, 21, 3, 3, 3)
     return AnatomicalPose(
-        flex_abduct=flex @ abd,
-        twist_angle=rad[..., 2],
-        twist_axis=axes[:, 2],
-        global_rot=yaw @ pitch @ roll,
+        flex_abduct=joint[:, :, 0] @ joint[:, :, 1],
+        twist_half=joint[:, :, 2],
+        global_rot=R[:, 63] @ R[:, 64] @ R[:, 65],
     )
 
 

@@ -118,7 +118,7 @@ class SmplBody(BodyModel):
         J = vertices2joints(m.J_regressor, v_shaped)
         N = neutral_corrections(J[:, self.smpl24])
         rot = torch.eye(3, dtype=self.dtype).expand(B, J.shape[1], 3, 3).clone()
-        rot[:, 1:22] = N[:, _PARENTS_1_22].transpose(-1, -2) @ pose.full() @ N[:, 1:22]
+        rot[:, 1:22] = N[:, _PARENTS_1_22].transpose(-1, -2) @ pose.full @ N[:, 1:22]
         rot[:, 0] = pose.global_rot
         eye = torch.eye(3, dtype=self.dtype)
         pose_feature = (rot[:, 1:] - eye).reshape(B, -1)
