@@ -171,18 +171,13 @@ class AnnyBody(BodyModel):
         shift = torch.eye(4, dtype=self.dtype).repeat(root.shape[0], 1, 1)
         shift[:, :3, 3] = root[:, 0]
         static = self.static()
-        return BodyOutput(
+        return self._output(
+            static,
             vertices=verts,
             rest_fn=lambda: _apply3(rest["rest_vertices"] - root, c).expand(B, -1, -1),
             joints=joints,
             keypoints=regress(static["regressor"], verts),
             bone_transforms=transforms @ (shift @ C4.T)[:, None],
-            faces=self.faces,
-            skin_weights=static["skin_weights"],
-            bone_names=self.bone_names,
-            part_labels=static["part_labels"],
-            part_uv=static["part_uv"],
-            texture_uv=static["texture_uv"],
         )
 
     def static(self) -> dict:

@@ -100,6 +100,14 @@ class BodyModel(abc.ABC):
     def forward(self, pose: AnatomicalPose, shape: torch.Tensor) -> BodyOutput:
         """Posed bodies from neutral-frame rotations and shape coefficients."""
 
+    def _output(self, static: dict, **per_batch) -> BodyOutput:
+        """A BodyOutput from the per-batch tensors and the mesh's static labels."""
+        return BodyOutput(
+            faces=self.faces, skin_weights=static["skin_weights"], bone_names=self.bone_names,
+            part_labels=static["part_labels"], part_uv=static["part_uv"], texture_uv=static["texture_uv"],
+            **per_batch,
+        )
+
     def _shape_rows(self, batch: list[dict], defaults: dict[str, float]) -> torch.Tensor:
         rows = np.array(
             [[p.get(k, d) for k, d in defaults.items()] for p in batch], dtype=np.float64

@@ -133,18 +133,13 @@ class SmplBody(BodyModel):
         A[..., :3, 3] += (A[..., :3, :3] @ origin[:, None, :, None])[..., 0] - origin[:, None]
         static = self.static()
         verts = verts - origin[:, None]
-        return BodyOutput(
+        return self._output(
+            static,
             vertices=verts,
             rest_fn=lambda: (v_shaped - origin[:, None]).expand(B, -1, -1),
             joints=posed_joints[:, self.smpl24] - origin[:, None],
             keypoints=regress(static["regressor"], verts),
             bone_transforms=A,
-            faces=self.faces,
-            skin_weights=static["skin_weights"],
-            bone_names=self.bone_names,
-            part_labels=static["part_labels"],
-            part_uv=static["part_uv"],
-            texture_uv=static["texture_uv"],
         )
 
     def static(self) -> dict:
