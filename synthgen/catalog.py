@@ -1,8 +1,9 @@
 """Every named parameter synthgen understands: bounds, unit, default and meaning.
 
 Names are dotted and self-explaining (../DESIGN conventions): ``pose.<smpl_joint>.<flex|abduct|
-twist>`` and ``pose.global.<yaw|pitch|roll>`` in degrees, ``shape.<phenotype>`` in [0, 1] (Anny)
-or ``shape.beta<i>`` (SMPL), ``camera.*`` in degrees / metres. The catalog bounds are what the
+twist>`` and ``pose.global.<yaw|pitch|roll>`` in degrees (``pose.preset``: a library pose under
+them), ``shape.<phenotype>`` in [0, 1] (Anny) or ``shape.beta<i>`` (SMPL), ``camera.*`` in
+degrees / metres, ``light.*``, ``skin.*``, ``background.*``, ``occluder.*``. The catalog bounds are what the
 body or scene can do; a ParamSpace may narrow them (and widen pose limits only when it says so)."""
 
 from __future__ import annotations
@@ -54,6 +55,43 @@ _CAMERA = {
 }
 
 
+_LIGHT = {
+    "ambient": (0.0, 1.0, 0.35, "", "ambient light level"),
+    "key_yaw": (-180.0, 180.0, 35.0, "deg", "key light direction around the person, from the camera's side"),
+    "key_pitch": (-10.0, 85.0, 40.0, "deg", "key light elevation"),
+    "key_intensity": (0.0, 15.0, 5.0, "", "key light strength"),
+    "key_temperature": (2500.0, 9000.0, 5600.0, "K", "key light colour temperature"),
+    "fill_intensity": (0.0, 8.0, 1.5, "", "fill light strength, from the other side"),
+}
+_SCENE_CONTINUOUS = {
+    "skin.tone": (0.0, 1.0, 0.25, "", "skin tone, 0 lightest .. 1 darkest"),
+    "skin.detail": (0.0, 1.0, 0.5, "", "strength of the skin texture"),
+    "background.hue": (0.0, 1.0, 0.6, "", "background hue"),
+    "background.brightness": (0.0, 1.0, 0.75, "", "background brightness"),
+    "background.variant": (0.0, 1.0, 0.0, "", "which clutter layout / which image of the folder"),
+    "occluder.x": (-1.0, 1.0, 0.0, "", "occluder across the frame, in half widths at the person"),
+    "occluder.y": (-1.0, 1.0, 0.0, "", "occluder down the frame, in half heights at the person"),
+    "occluder.size": (0.05, 1.5, 0.4, "m", "occluder size"),
+    "occluder.depth": (0.1, 0.9, 0.5, "", "occluder position from the person (0) to the camera (1)"),
+    "occluder.hue": (0.0, 1.0, 0.1, "", "occluder colour hue"),
+}
+
+
+def _scene_categoricals() -> dict[str, Categorical]:
+    from synthgen.body.pose_library import library_names
+    from synthgen.render.textures import PATTERNS
+
+    return {
+        "pose.preset": Categorical("pose.preset", ("none", *library_names()), "none",
+                                   "a library pose as the base of the pose.* angles"),
+        "background.kind": Categorical("background.kind", ("solid", "gradient", "clutter", "image"), "gradient",
+                                       "background: plain, gradient, procedural clutter or a photo from the scene's folder"),
+        "occluder.kind": Categorical("occluder.kind", ("none", "box", "cylinder", "plane"), "none",
+                                     "an object between the camera and the person"),
+        "occluder.pattern": Categorical("occluder.pattern", PATTERNS, "solid", "occluder texture"),
+    }
+
+
 def _build() -> dict[str, Dim]:
     dims: dict[str, Dim] = {}
     for name, (lo, hi) in pose_limits().items():
@@ -65,6 +103,11 @@ def _build() -> dict[str, Dim]:
         dims[f"shape.beta{i}"] = Continuous(f"shape.beta{i}", -5.0, 5.0, 0.0, "", f"SMPL shape coefficient {i}")
     for k, (lo, hi, d, unit, doc) in _CAMERA.items():
         dims[f"camera.{k}"] = Continuous(f"camera.{k}", lo, hi, d, unit, doc)
+    for k, (lo, hi, d, unit, doc) in _LIGHT.items():
+        dims[f"light.{k}"] = Continuous(f"light.{k}", lo, hi, d, unit, doc)
+    for name, (lo, hi, d, unit, doc) in _SCENE_CONTINUOUS.items():
+        dims[name] = Continuous(name, lo, hi, d, unit, doc)
+    dims.update(_scene_categoricals())
     return dims
 
 

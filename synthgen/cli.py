@@ -53,6 +53,46 @@ def demo(out: Path = typer.Option(Path("out/demo"), help="Folder for the demo pi
     console.print(f"[bold green]wrote[/] {path.resolve()}  (the pose library on the {backend} body)")
 
 
+@app.command()
+def render(scene: Path = typer.Option(..., help="Scene YAML (e.g. scenes/studio.yaml)."),
+           seed: int = typer.Option(0, help="Sample seed: the same seed gives the same sample."),
+           out: Path = typer.Option(Path("out/render"), help="Output folder."),
+           size: Optional[int] = typer.Option(None, help="Square image size in pixels (default: the scene's).")):
+    """Render one labelled sample: image, labels, camera and a montage to look at."""
+    from synthgen.montage import sample_montage
+    from synthgen.render.renderer import Renderer
+    from synthgen.scene import SceneConfig
+
+    config = SceneConfig.from_yaml(scene, size)
+    sample = Renderer(config).render(config.space.sample(seed), seed)
+    stem = f"sample_{seed:06d}"
+    files = sample.save(out, stem)
+    montage = sample_montage(sample, out / f"{stem}_montage.png")
+    for f in files + [montage]:
+        console.print(f"wrote {f}")
+
+
+@app.command()
+def preview(scene: Path = typer.Option(..., help="Scene YAML."),
+            n: int = typer.Option(10, "-n", min=1, max=200, help="How many samples."),
+            seed: int = typer.Option(0, help="First sample seed."),
+            out: Path = typer.Option(Path("out/preview.png"), help="Grid picture to write."),
+            size: Optional[int] = typer.Option(None, help="Square image size in pixels.")):
+    """A grid of random samples from a scene, with their keypoints."""
+    from synthgen.montage import draw_keypoints, grid
+    from synthgen.render.renderer import Renderer
+    from synthgen.scene import SceneConfig
+
+    config = SceneConfig.from_yaml(scene, size)
+    renderer = Renderer(config)
+    images, labels = [], []
+    for s in range(seed, seed + n):
+        sample = renderer.render(config.space.sample(s), s)
+        images.append(draw_keypoints(sample.image, sample.keypoints2d, sample.visibility))
+        labels.append(f"seed {s}: {sample.params.get('pose.preset', '')}")
+    console.print(f"wrote {grid(images, labels, out)}")
+
+
 @pose_app.command("list")
 def pose_list():
     """The named poses of the library."""

@@ -63,3 +63,18 @@ def test_preview_renders_a_body(anny_body, tmp_path):
     assert not np.array_equal(images[0], images[1])
     path = save_grid(images, ["a", "b"], tmp_path / "grid.png")
     assert path.stat().st_size > 1000 and not list(tmp_path.glob("*.tmp"))
+
+
+def test_render_is_byte_identical_across_processes(tmp_path):
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    scene = str(root / "scenes" / "studio.yaml")
+    for name in ("a", "b"):
+        r = run("render", "--scene", scene, "--seed", "4", "--out", str(tmp_path / name), "--size", "96")
+        assert r.returncode == 0, r.stderr
+    a, b = tmp_path / "a" / "sample_000004.png", tmp_path / "b" / "sample_000004.png"
+    assert a.read_bytes() == b.read_bytes()
+    assert (tmp_path / "a" / "sample_000004_montage.png").stat().st_size > 1000
+    r = run("preview", "--scene", scene, "-n", "3", "--out", str(tmp_path / "grid.png"), "--size", "64")
+    assert r.returncode == 0 and (tmp_path / "grid.png").exists()
+    r = run("render", "--scene", scene, "--size", "4", "--out", str(tmp_path / "c"))
+    assert r.returncode == 2 and "--size" in r.stderr and not (tmp_path / "c").exists()

@@ -210,6 +210,14 @@ class AnnyBody(BodyModel):
         }
         return self._static
 
+    def texture_layout(self):
+        """Anny's own UV layout: vertices split along its texture seams."""
+        m = self.model
+        corners = torch.stack([m.faces.reshape(-1).long(), m.face_texture_coordinate_indices.reshape(-1).long()], 1)
+        pairs, inverse = torch.unique(corners, dim=0, return_inverse=True)
+        uv = m.texture_coordinates[pairs[:, 1]].to(self.dtype)
+        return pairs[:, 0], uv, inverse.reshape(-1, 3)
+
     def _vertex_texture_uv(self) -> torch.Tensor | None:
         m = self.model
         if m.texture_coordinates is None:

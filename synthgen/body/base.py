@@ -46,6 +46,16 @@ class BodyOutput:
         return self.rest_fn()
 
 
+def with_preset(params: dict) -> dict:
+    """``pose.preset`` (a library pose) expanded under the explicit ``pose.*`` angles."""
+    name = params.get("pose.preset", "none")
+    if name == "none":
+        return params
+    from synthgen.body.pose_library import get_pose
+
+    return get_pose(name) | {k: v for k, v in params.items() if k != "pose.preset"}
+
+
 class BodyModel(abc.ABC):
     """A parametric body driven by named parameters (``pose.*`` angles, ``shape.*``)."""
 
@@ -59,6 +69,7 @@ class BodyModel(abc.ABC):
         batch = [params] if isinstance(params, dict) else list(params)
         if not batch:
             raise ValueError("empty batch of parameter dicts")
+        batch = [with_preset(p) for p in batch]
         for p in batch:
             self.check_names(p)
         angles, global_angles = angles_from_params(batch, dtype=self.dtype)
@@ -99,6 +110,12 @@ class BodyModel(abc.ABC):
     @abc.abstractmethod
     def forward(self, pose: AnatomicalPose, shape: torch.Tensor) -> BodyOutput:
         """Posed bodies from neutral-frame rotations and shape coefficients."""
+
+    def texture_layout(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """How to texture the mesh: (R,) body vertex of each render vertex, (R, 2) its texture
+        coordinates, (F, 3) faces over render vertices. Default: the part (U, V) per vertex."""
+        out = self.static()
+        return torch.arange(len(out["part_uv"])), out["part_uv"], self.faces
 
     def _output(self, static: dict, **per_batch) -> BodyOutput:
         """A BodyOutput from the per-batch tensors and the mesh's static labels."""

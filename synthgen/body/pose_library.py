@@ -7,7 +7,6 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from synthgen.catalog import lookup
 from synthgen.errors import ConfigError, ParamError
 
 LIBRARY_FILE = Path(__file__).parent / "data" / "poses.yaml"
@@ -22,6 +21,7 @@ class NamedPose:
 
 def load_pose_file(path: str | Path) -> dict[str, NamedPose]:
     """Load and validate a pose file (the library's format); errors name file, line and key."""
+    from synthgen.catalog import lookup
     from synthgen.space import check_value
     from synthgen.yamlio import load_yaml_with_lines
 
@@ -40,6 +40,14 @@ def load_pose_file(path: str | Path) -> dict[str, NamedPose]:
             angles[key] = check_value(lookup(key, at), value, at)
         out[name] = NamedPose(name, str(entry.get("description", "")), angles)
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def library_names() -> tuple[str, ...]:
+    """The library's pose names (read without validating the angles)."""
+    import yaml
+
+    return tuple(yaml.safe_load(LIBRARY_FILE.read_text())["poses"])
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,0 +1,93 @@
+"""Exact visibility pass: which triangle covers each pixel centre, with its barycentric
+coordinates and depth. No antialiasing and no lighting, so ids are exact; written in torch
+(vectorized over triangle-pixel pairs) because an OpenGL id pass goes through pyrender's
+multisampled framebuffer, which blends ids at edges.
+
+Conventions: OpenCV camera (x right, y down, z forward); pixel (u, v) has its centre at
+integer coordinates; K maps camera points to pixels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+NEAR = 1e-3
+
+
+@dataclass
+class Raster:
+    """Per pixel (H, W): ``face`` index into the faces given (-1: nothing), ``bary`` (H, W, 3)
+    perspective-correct barycentric weights of the face's 3 vertices, ``depth`` (camera z,
+    metres; +inf where nothing)."""
+
+    face: torch.Tensor
+    bary: torch.Tensor
+    depth: torch.Tensor
+
+
+def rasterize(verts_cam: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, height: int, width: int,
+              cull_back: bool = True) -> Raster:
+    """``verts_cam``: (V, 3) camera-space points; ``faces``: (F, 3) long, wound
+    counter-clockwise seen from outside; ``K``: (3, 3). With ``cull_back`` (closed meshes
+    seen from outside) faces turned away from the camera are skipped: they are never the
+    nearest surface."""
+    dev, dtype = verts_cam.device, torch.float64
+    v = verts_cam.to(dtype)
+    K = K.to(dtype)
+    z = v[:, 2]
+    uv = (v @ K.T)[:, :2] / z.clamp_min(NEAR)[:, None]
+    tri_z = z[faces]  # (F, 3)
+    keep = (tri_z > NEAR).all(1)
+    if cull_back:
+        a, b, c = v[faces[:, 0]], v[faces[:, 1]], v[faces[:, 2]]
+        keep &= (torch.cross(b - a, c - a, dim=1) * a).sum(1) < 0
+    f_idx = torch.nonzero(keep)[:, 0]
+    tri = uv[faces[f_idx]]  # (F', 3, 2)
+    lo = torch.ceil(tri.min(1).values)
+    hi = torch.floor(tri.max(1).values)
+    lo[:, 0].clamp_(0, width - 1)
+    lo[:, 1].clamp_(0, height - 1)
+    hi[:, 0].clamp_(-1, width - 1)
+    hi[:, 1].clamp_(-1, height - 1)
+    nu = (hi[:, 0] - lo[:, 0] + 1).clamp_min(0).long()
+    nv = (hi[:, 1] - lo[:, 1] + 1).clamp_min(0).long()
+    count = nu * nv
+    total = int(count.sum())
+    depth = torch.full((height * width,), float("inf"), dtype=dtype, device=dev)
+    face_out = torch.full((height * width,), -1, dtype=torch.long, device=dev)
+    bary_out = torch.zeros((height * width, 3), dtype=dtype, device=dev)
+    if total == 0:
+        return Raster(face_out.view(height, width), bary_out.view(height, width, 3).float(),
+                      depth.view(height, width).float())
+    # one row per (triangle, candidate pixel) pair
+    pair_tri = torch.repeat_interleave(torch.arange(len(f_idx), device=dev), count)
+    start = torch.cumsum(count, 0) - count
+    local = torch.arange(total, device=dev) - start[pair_tri]
+    pu = lo[pair_tri, 0] + (local % nu[pair_tri])
+    pv = lo[pair_tri, 1] + torch.div(local, nu[pair_tri], rounding_mode="floor")
+    a, b, c = tri[pair_tri, 0], tri[pair_tri, 1], tri[pair_tri, 2]
+    area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    w0 = (b[:, 0] - pu) * (c[:, 1] - pv) - (b[:, 1] - pv) * (c[:, 0] - pu)
+    w1 = (c[:, 0] - pu) * (a[:, 1] - pv) - (c[:, 1] - pv) * (a[:, 0] - pu)
+    w2 = (a[:, 0] - pu) * (b[:, 1] - pv) - (a[:, 1] - pv) * (b[:, 0] - pu)
+    safe = torch.where(area.abs() > 1e-12, area, torch.ones_like(area))
+    l0, l1, l2 = w0 / safe, w1 / safe, w2 / safe
+    eps = -1e-9
+    inside = (area.abs() > 1e-12) & (l0 >= eps) & (l1 >= eps) & (l2 >= eps)
+    pair_tri, pu, pv = pair_tri[inside], pu[inside], pv[inside]
+    lam = torch.stack([l0[inside], l1[inside], l2[inside]], 1).clamp_min(0)
+    lam = lam / lam.sum(1, keepdim=True)
+    inv_z = lam / tri_z[f_idx[pair_tri]]  # perspective-correct interpolation
+    pz = 1.0 / inv_z.sum(1)
+    persp = inv_z * pz[:, None]
+    pix = (pv * width + pu).long()
+    depth.scatter_reduce_(0, pix, pz, reduce="amin")
+    win = pz <= depth[pix]
+    # ties (shared edges at equal depth): the highest face index wins, deterministically
+    cand = torch.where(win, f_idx[pair_tri], torch.full_like(pair_tri, -1))
+    face_out.scatter_reduce_(0, pix, cand, reduce="amax")
+    chosen = win & (cand == face_out[pix])
+    bary_out[pix[chosen]] = persp[chosen]
+    return Raster(face_out.view(height, width), bary_out.view(height, width, 3).float(),
+                  depth.view(height, width).float())

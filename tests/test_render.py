@@ -1,0 +1,158 @@
+"""Ground-truth correctness of rendered samples (asserted, not eyeballed)."""
+
+import numpy as np
+import pytest
+import torch
+
+from synthgen.scene import SceneConfig
+from synthgen.space import ParamSpace
+
+NAMES = ["pose.preset", "camera.yaw", "camera.pitch", "camera.distance", "occluder.kind", "occluder.x",
+         "occluder.y", "occluder.size", "occluder.depth", "background.kind", "skin.tone"]
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    from synthgen.render.renderer import Renderer
+
+    return Renderer(SceneConfig(ParamSpace.of(NAMES), 160, 128))
+
+
+BASE = {"pose.preset": "walk", "camera.yaw": 25.0, "camera.distance": 2.6, "background.kind": "solid"}
+
+
+@pytest.fixture(scope="module")
+def sample(renderer):
+    return renderer.render(BASE, seed=3)
+
+
+def world_vertices(renderer, sample):
+    return renderer.body(sample.params).vertices[0].double().numpy()
+
+
+def test_keypoints_project_with_K(sample):
+    p = sample.keypoints3d.astype(np.float64) @ sample.K.T
+    assert np.abs(p[:, :2] / p[:, 2:] - sample.keypoints2d).max() < 0.5
+    assert (sample.visibility > 0).sum() >= 15
+
+
+def test_camera_maps_world_joints(renderer, sample):
+    joints_world = renderer.body(sample.params).joints[0].double().numpy()
+    assert np.abs(joints_world @ sample.R.T + sample.t - sample.joints3d).max() < 1e-4
+
+
+def test_surface_points_land_on_their_pixels(renderer, sample):
+    verts = world_vertices(renderer, sample) @ sample.R.T + sample.t
+    ys, xs = np.nonzero(sample.mask_visible)
+    pick = np.random.default_rng(0).choice(len(xs), size=min(400, len(xs)), replace=False)
+    ys, xs = ys[pick], xs[pick]
+    ids, bary = sample.vertex_ids[ys, xs], sample.bary[ys, xs].astype(np.float64)
+    points = (verts[ids] * bary[..., None]).sum(1)
+    uv = points @ sample.K.T
+    uv = uv[:, :2] / uv[:, 2:]
+    assert np.abs(uv - np.stack([xs, ys], 1)).max() < 1.0
+    assert np.abs(points[:, 2] - sample.depth[ys, xs]).max() < 0.01
+
+
+def test_parts_and_iuv_agree_with_vertex_labels(renderer, sample):
+    out = renderer.body(sample.params)
+    labels = out.part_labels.numpy()
+    fg = sample.mask_visible
+    ids, bary = sample.vertex_ids[fg], sample.bary[fg]
+    main = labels[ids[np.arange(len(ids)), bary.argmax(1)]]
+    assert np.array_equal(sample.parts[fg], main)
+    assert (sample.parts[~fg] == 0).all()
+    uv = sample.uv[fg]
+    assert uv.min() >= 0 and uv.max() <= 1
+    # where the three vertices share the part, U, V is the plain interpolation
+    same = (labels[ids] == main[:, None]).all(1)
+    expected = (out.part_uv.numpy()[ids[same]] * bary[same][..., None]).sum(1)
+    assert np.abs(uv[same] - expected).max() < 1e-4
+    assert set(np.unique(sample.parts[fg])) <= set(range(1, 25))
+
+
+def test_masks_depth_normals(sample):
+    assert (sample.mask_visible <= sample.mask_amodal).all()
+    assert ((sample.depth > 0) == (sample.objects > 0)).all()
+    n = sample.normals[sample.mask_visible]
+    assert np.allclose(np.linalg.norm(n, axis=1), 1, atol=1e-4)
+    assert (n[:, 2] < 0.2).mean() > 0.95  # facing the camera (camera looks along +z)
+    x, y, w, h = sample.bbox
+    ys, xs = np.nonzero(sample.mask_visible)
+    assert x == xs.min() - 0.5 and y == ys.min() - 0.5 and w == np.ptp(xs) + 1 and h == np.ptp(ys) + 1
+
+
+def test_rgb_is_aligned_with_the_exact_mask(sample):
+    bg = sample.image[0, 0].astype(int)
+    differs = (np.abs(sample.image.astype(int) - bg).max(-1) > 12)
+    inter = (differs & sample.mask_visible).sum()
+    union = (differs | sample.mask_visible).sum()
+    assert inter / union > 0.9
+
+
+def test_occluded_and_out_of_frame_keypoints(renderer):
+    s = renderer.render(BASE | {"occluder.kind": "box", "occluder.size": 0.6, "occluder.y": -0.35,
+                                "occluder.depth": 0.5}, seed=1)
+    head = [0, 1, 2, 3, 4]
+    assert (s.visibility[head] == 1).all()  # behind the box
+    assert (s.objects == 2).any() and (s.mask_visible < s.mask_amodal).any()
+    assert s.visibility[15] == 2  # the near (left) ankle, below the box
+    side = renderer.render(BASE | {"camera.yaw": 0.0, "camera.distance": 1.2, "camera.pitch": -30.0}, seed=1)
+    assert (side.visibility == 0).any()  # the camera is too close to see the whole body
+    out = side.keypoints2d[side.visibility == 0]
+    assert ((out < -0.5) | (out > np.array([159.5, 127.5]))).any(1).all()
+
+
+def test_self_occlusion_is_flagged(renderer):
+    back = renderer.render(BASE | {"camera.yaw": 180.0, "pose.preset": "stand"}, seed=0)
+    assert back.visibility[0] == 1  # the nose, seen from behind
+
+
+def test_same_params_and_seed_give_identical_bytes(renderer, sample):
+    again = renderer.render(BASE, seed=3)
+    assert again.image.tobytes() == sample.image.tobytes()
+    assert np.array_equal(again.parts, sample.parts) and np.array_equal(again.depth, sample.depth)
+
+
+def test_backgrounds(renderer, tmp_path):
+    from PIL import Image
+
+    from synthgen.errors import ParamError
+    from synthgen.render.renderer import Renderer
+
+    for kind in ("solid", "gradient", "clutter"):
+        s = renderer.render(BASE | {"background.kind": kind}, seed=2)
+        assert s.image[~s.mask_amodal].std() > 0 or kind == "solid"
+    with pytest.raises(ParamError, match="background.kind"):
+        renderer.render(BASE | {"background.kind": "image"}, seed=0)
+    Image.fromarray(np.full((50, 80, 3), 200, np.uint8)).save(tmp_path / "wall.png")
+    cfg = SceneConfig(ParamSpace.of(NAMES), 160, 128, background_folder=str(tmp_path))
+    s = Renderer(cfg).render(BASE | {"background.kind": "image"}, seed=0)
+    assert (s.image[~s.mask_amodal] == 200).all(-1).mean() > 0.97  # all but antialiased edges
+
+
+def test_scene_file_errors(tmp_path):
+    from synthgen.errors import ParamError
+
+    p = tmp_path / "scene.yaml"
+    p.write_text("image: {width: 8, height: 64}\ndims:\n  camera.yaw: [-10, 10]\n")
+    with pytest.raises(ParamError, match="image.width") as e:
+        SceneConfig.from_yaml(p)
+    assert e.value.where == f"{p}:1"
+    p.write_text("image: {width: 64, height: 64}\nbackground_folder: nowhere\n")
+    with pytest.raises(ParamError, match="background_folder"):
+        SceneConfig.from_yaml(p)
+    p.write_text("image: {width: 64, height: 64}\ndims:\n  occluder.kind: {choices: [box, sphere]}\n")
+    with pytest.raises(ParamError, match="occluder.kind"):
+        SceneConfig.from_yaml(p)
+
+
+def test_sample_save(sample, tmp_path):
+    import json
+
+    files = sample.save(tmp_path, "s")
+    meta = json.loads(files[1].read_text())
+    assert meta["params"]["pose.preset"] == "walk" and len(meta["keypoints2d"]) == 17
+    labels = np.load(files[2])
+    assert np.array_equal(labels["parts"], sample.parts)
+    assert not list(tmp_path.glob("*.tmp"))
