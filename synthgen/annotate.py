@@ -13,9 +13,11 @@ from synthgen.render.raster import Raster
 
 def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """(V, 3) area-weighted unit vertex normals."""
-    tri = verts[faces]
-    fn = torch.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0], dim=1)
-    n = torch.zeros_like(verts).index_add_(0, faces.reshape(-1), fn.repeat_interleave(3, 0))
+    a, b, c = verts[faces[:, 0]], verts[faces[:, 1]], verts[faces[:, 2]]
+    fn = torch.cross(b - a, c - a, dim=1)
+    n = torch.zeros_like(verts)
+    for k in range(3):
+        n.index_add_(0, faces[:, k], fn)
     return n / n.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 

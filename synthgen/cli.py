@@ -48,9 +48,14 @@ def demo(out: Path = typer.Option(Path("out/demo"), help="Folder for the demo pi
     """Pose the whole pose library on the body and write a picture of it."""
     from synthgen.demo import pose_library_grid
 
+    from synthgen.demo import studio_montage
+
     with console.status("posing and rendering the pose library..."):
         path = pose_library_grid(out / f"pose_library_{backend}.png", backend, body_models)
     console.print(f"[bold green]wrote[/] {path.resolve()}  (the pose library on the {backend} body)")
+    with console.status("rendering labelled studio samples..."):
+        path = studio_montage(out / "studio_samples.png", backend, body_models)
+    console.print(f"[bold green]wrote[/] {path.resolve()}  (RGB | parts | IUV | depth | keypoints, 3 samples)")
 
 
 @app.command()

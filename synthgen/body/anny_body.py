@@ -7,11 +7,15 @@ import functools
 import numpy as np
 import roma
 import torch
+from anny.skinning.skinning import dense_linear_blend_skinning
 
 from synthgen.body.base import BodyModel, BodyOutput
 from synthgen.body.parts import dense_and_sparse, part_labels_and_uv, regress, vertex_segments
 from synthgen.body.pose import AnatomicalPose, neutral_corrections
 from synthgen.body.skeleton import COCO_KEYPOINTS, POSED_JOINTS, SMPL_JOINTS, joint_index
+
+#: up to this many bodies per call, skin with dense torch LBS rather than the warp kernel
+SMALL_BATCH = 4
 
 #: Anny is Z-up facing -Y; ours is Y-up facing +Z:  p_ours = ZUP_TO_YUP @ p_anny.
 ZUP_TO_YUP = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
@@ -163,14 +167,18 @@ class AnnyBody(BodyModel):
         C4[:3, :3] = c
         transforms, _ = m.get_bone_transforms(delta, rest["rest_bone_poses"])
         transforms = C4 @ transforms
-        verts = m.get_skinned_vertices(rest["rest_vertices"].expand(B, -1, -1), transforms)
+        static = self.static()
+        rest_v = rest["rest_vertices"].expand(B, -1, -1)
+        if B <= SMALL_BATCH:  # Anny's dense torch skinning: no kernel launch cost
+            verts = dense_linear_blend_skinning(rest_v, static["skin_weights"], transforms)
+        else:  # its warp kernel, faster on many bodies
+            verts = m.get_skinned_vertices(rest_v, transforms)
         heads = rest["rest_bone_heads"][:, self._joint_bones].expand(B, -1, -1)
         T_joint = transforms[:, self._joint_bones]
         joints = (T_joint[..., :3, :3] @ heads[..., None])[..., 0] + T_joint[..., :3, 3]
         root = rest["rest_bone_heads"][:, :1]  # (b, 1, 3), Z-up
         shift = torch.eye(4, dtype=self.dtype).repeat(root.shape[0], 1, 1)
         shift[:, :3, 3] = root[:, 0]
-        static = self.static()
         return self._output(
             static,
             vertices=verts,
