@@ -11,15 +11,12 @@ of 6890 / 10475 vertices, so their absolute rates are higher than with the real 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 import torch
+from report import report
 
 
 def timed_pair(ours, raw, repeats: int) -> tuple[float, float]:
@@ -87,16 +84,10 @@ def main() -> None:
             ours, raw = timed_pair(lambda: body(batch), raw_fn, args.repeats)
             rows.append({"backend": backend, "B": B, "ours_bodies_per_s": B / ours, "raw_bodies_per_s": B / raw,
                          "overhead_pct": 100.0 * (ours / raw - 1.0)})
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
-    print(f"# body throughput ({machine}); median of {args.repeats} runs")
-    print(f"# reproduce: python benchmarks/body.py --repeats {args.repeats}")
-    print(f"{'backend':8} {'B':>3} {'ours bodies/s':>14} {'raw bodies/s':>13} {'overhead':>9}")
-    for r in rows:
-        print(f"{r['backend']:8} {r['B']:>3} {r['ours_bodies_per_s']:>14.1f} {r['raw_bodies_per_s']:>13.1f} {r['overhead_pct']:>8.1f}%")
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": machine, "repeats": args.repeats, "rows": rows}, indent=2))
-    print(f"# wrote {out}")
+    report(f"body throughput, median of {args.repeats} runs", f"python benchmarks/body.py --repeats {args.repeats}",
+           [("backend", "backend", "s"), ("B", "B", "d"), ("ours_bodies_per_s", "ours bodies/s", ".1f"),
+            ("raw_bodies_per_s", "raw bodies/s", ".1f"), ("overhead_pct", "overhead %", ".1f")],
+           rows, args.json, repeats=args.repeats)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,10 @@ render, read back) in the same run.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import time
-from pathlib import Path
+
+from report import report
 
 
 def main() -> None:
@@ -54,17 +52,11 @@ def main() -> None:
         f, b = statistics.median(full), statistics.median(bare)
         rows.append({"size": size, "samples_per_s": 1.0 / f, "bare_renders_per_s": 1.0 / b, "ratio": f / b,
                      "full_ms": 1000 * f, "bare_ms": 1000 * b})
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
-    print(f"# render throughput ({machine}, pyrender EGL {os.environ.get('PYOPENGL_PLATFORM', 'egl')}); "
-          f"median over {args.n} samples of {args.scene}")
-    print(f"# reproduce: python benchmarks/render.py --n {args.n}")
-    print(f"{'size':>5} {'annotated samples/s':>20} {'bare renders/s':>15} {'full / bare':>12}")
-    for r in rows:
-        print(f"{r['size']:>5} {r['samples_per_s']:>20.1f} {r['bare_renders_per_s']:>15.1f} {r['ratio']:>11.2f}x")
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": machine, "n": args.n, "rows": rows}, indent=2))
-    print(f"# wrote {out}")
+    report(f"render throughput, pyrender EGL, median over {args.n} samples of {args.scene}",
+           f"python benchmarks/render.py --n {args.n}",
+           [("size", "size", "d"), ("samples_per_s", "annotated samples/s", ".1f"),
+            ("bare_renders_per_s", "bare renders/s", ".1f"), ("ratio", "full / bare", ".2f")],
+           rows, args.json, n=args.n)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ from pathlib import Path
 from synthgen.body import get_body_model
 from synthgen.space import ParamSpace
 from synthgen.body.pose_library import pose_library
-from synthgen.preview import render_bodies, save_grid
+from synthgen.montage import grid
+from synthgen.preview import render_bodies
 
 
 def pose_library_grid(out: str | Path, backend: str = "anny", body_models: str | None = None,
@@ -17,7 +18,7 @@ def pose_library_grid(out: str | Path, backend: str = "anny", body_models: str |
     batch = [dict(p.angles) | (shape or {}) for p in lib.values()]
     outputs = body(batch)
     images = render_bodies([(outputs, i) for i in range(len(batch))], colour_by_part=False)
-    return save_grid(images, [f"{n}: {p.description[:34]}" for n, p in lib.items()], out)
+    return grid(images, [f"{n}: {p.description}" for n, p in lib.items()], out)
 
 
 def studio_montage(out: str | Path, backend: str = "anny", body_models: str | None = None, n: int = 3) -> Path:

@@ -5,37 +5,7 @@ or for the skin, and an orthographic-like camera in front of each body."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
-
-from synthgen.errors import SynthgenError
-
-_PART_COLOURS = None
-
-
-def offscreen_renderer(width: int, height: int):
-    """A pyrender OffscreenRenderer through EGL (headless), or a clear error."""
-    os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
-    try:
-        import pyrender
-
-        return pyrender.OffscreenRenderer(width, height)
-    except Exception as e:  # noqa: BLE001 - any GL failure means the same to the user
-        raise SynthgenError(
-            f"cannot create a headless OpenGL (EGL) context: {e}. Install Mesa's EGL "
-            "(Debian: libegl1 libgl1-mesa-dri) or run on a machine with an NVIDIA driver."
-        ) from e
-
-
-def part_colours() -> np.ndarray:
-    """(25, 3) uint8 colours: index 0 background, 1..24 DensePose parts."""
-    import matplotlib
-
-    cmap = matplotlib.colormaps["tab20b"]
-    cols = [(0, 0, 0)] + [tuple(int(255 * c) for c in cmap((i * 7) % 20)[:3]) for i in range(24)]
-    return np.array(cols, dtype=np.uint8)
 
 
 def render_bodies(outputs, width: int = 240, height: int = 360, yaw_deg: float = 25.0,
@@ -44,64 +14,43 @@ def render_bodies(outputs, width: int = 240, height: int = 360, yaw_deg: float =
     import pyrender
     import trimesh
 
+    from synthgen.montage import part_colours
+    from synthgen.render.gl import offscreen_renderer
+
     renderer = offscreen_renderer(width, height)
     colours = part_colours()
     images = []
-    try:
-        for out, i in outputs:
-            v = out.vertices[i].detach().cpu().numpy().astype(np.float64)
-            f = out.faces.cpu().numpy()
-            normals = trimesh.Trimesh(v, f, process=False).vertex_normals
-            if colour_by_part:
-                material = pyrender.MetallicRoughnessMaterial(metallicFactor=0.0, roughnessFactor=0.8)
-                vc = colours[out.part_labels.cpu().numpy()] / 255.0
-                extra = {"color_0": np.c_[vc, np.ones(len(v))]}
-            else:
-                material = pyrender.MetallicRoughnessMaterial(
-                    baseColorFactor=[0.80, 0.62, 0.52, 1.0], metallicFactor=0.0, roughnessFactor=0.8)
-                extra = {}
-            primitive = pyrender.Primitive(positions=v, normals=normals, indices=f, material=material, **extra)
-            scene = pyrender.Scene(ambient_light=[0.25, 0.25, 0.25], bg_color=[0.94, 0.95, 0.97, 1.0])
-            scene.add(pyrender.Mesh([primitive]))
-            lo, hi = v.min(0), v.max(0)
-            centre = (lo + hi) / 2
-            extent = max(hi[1] - lo[1], (hi[0] - lo[0]) * height / width, (hi[2] - lo[2]) * height / width)
-            yfov = np.radians(20.0)
-            dist = 0.62 * extent / np.tan(yfov / 2) + 0.5
-            a = np.radians(yaw_deg)
-            pose = np.eye(4)
-            pose[:3, :3] = trimesh.transformations.rotation_matrix(a, [0, 1, 0])[:3, :3]
-            pose[:3, 3] = centre + dist * np.array([np.sin(a), 0.0, np.cos(a)])
-            scene.add(pyrender.PerspectiveCamera(yfov=yfov, aspectRatio=width / height), pose=pose)
-            # one key light, high and 50 degrees to the side of the camera (a light shines along
-            # its -Z). pyrender reads integer colour lists as 0..255: colours are floats here.
-            light = np.eye(4)
-            light[:3, :3] = (trimesh.transformations.rotation_matrix(a + np.radians(50), [0, 1, 0])
-                             @ trimesh.transformations.rotation_matrix(np.radians(-30), [1, 0, 0]))[:3, :3]
-            scene.add(pyrender.DirectionalLight(color=[1.0, 1.0, 1.0], intensity=4.0), pose=light)
-            colour, _ = renderer.render(scene)
-            images.append(np.asarray(colour[..., :3]))
-    finally:
-        renderer.delete()
+    for out, i in outputs:
+        v = out.vertices[i].detach().cpu().numpy().astype(np.float64)
+        f = out.faces.cpu().numpy()
+        normals = trimesh.Trimesh(v, f, process=False).vertex_normals
+        if colour_by_part:
+            material = pyrender.MetallicRoughnessMaterial(metallicFactor=0.0, roughnessFactor=0.8)
+            vc = colours[out.part_labels.cpu().numpy()] / 255.0
+            extra = {"color_0": np.c_[vc, np.ones(len(v))]}
+        else:
+            material = pyrender.MetallicRoughnessMaterial(
+                baseColorFactor=[0.80, 0.62, 0.52, 1.0], metallicFactor=0.0, roughnessFactor=0.8)
+            extra = {}
+        primitive = pyrender.Primitive(positions=v, normals=normals, indices=f, material=material, **extra)
+        scene = pyrender.Scene(ambient_light=[0.25, 0.25, 0.25], bg_color=[0.94, 0.95, 0.97, 1.0])
+        scene.add(pyrender.Mesh([primitive]))
+        lo, hi = v.min(0), v.max(0)
+        centre = (lo + hi) / 2
+        extent = max(hi[1] - lo[1], (hi[0] - lo[0]) * height / width, (hi[2] - lo[2]) * height / width)
+        yfov = np.radians(20.0)
+        dist = 0.62 * extent / np.tan(yfov / 2) + 0.5
+        a = np.radians(yaw_deg)
+        pose = np.eye(4)
+        pose[:3, :3] = trimesh.transformations.rotation_matrix(a, [0, 1, 0])[:3, :3]
+        pose[:3, 3] = centre + dist * np.array([np.sin(a), 0.0, np.cos(a)])
+        scene.add(pyrender.PerspectiveCamera(yfov=yfov, aspectRatio=width / height), pose=pose)
+        # one key light, high and 50 degrees to the side of the camera (a light shines along
+        # its -Z). pyrender reads integer colour lists as 0..255: colours are floats here.
+        light = np.eye(4)
+        light[:3, :3] = (trimesh.transformations.rotation_matrix(a + np.radians(50), [0, 1, 0])
+                         @ trimesh.transformations.rotation_matrix(np.radians(-30), [1, 0, 0]))[:3, :3]
+        scene.add(pyrender.DirectionalLight(color=[1.0, 1.0, 1.0], intensity=4.0), pose=light)
+        colour, _ = renderer.render(scene)
+        images.append(np.asarray(colour[..., :3]))
     return images
-
-
-def save_grid(images: list[np.ndarray], labels: list[str], path: str | Path, columns: int = 5) -> Path:
-    """Tile images with a caption under each; written atomically as PNG."""
-    from PIL import Image, ImageDraw
-
-    h, w = images[0].shape[:2]
-    cap = 22
-    rows = (len(images) + columns - 1) // columns
-    grid = Image.new("RGB", (columns * w, rows * (h + cap)), "white")
-    draw = ImageDraw.Draw(grid)
-    for k, (img, label) in enumerate(zip(images, labels)):
-        x, y = (k % columns) * w, (k // columns) * (h + cap)
-        grid.paste(Image.fromarray(img), (x, y))
-        draw.text((x + 6, y + h + 4), label, fill=(0, 0, 0))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    grid.save(tmp, format="PNG")
-    tmp.replace(path)
-    return path

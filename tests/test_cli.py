@@ -53,7 +53,8 @@ def test_smpl_backend_needs_its_file(tmp_path, monkeypatch):
 
 
 def test_preview_renders_a_body(anny_body, tmp_path):
-    from synthgen.preview import render_bodies, save_grid
+    from synthgen.montage import grid
+    from synthgen.preview import render_bodies
 
     out = anny_body([{}, {"pose.left_shoulder.abduct": 90}])
     images = render_bodies([(out, 0), (out, 1)], width=80, height=120)
@@ -61,7 +62,7 @@ def test_preview_renders_a_body(anny_body, tmp_path):
     body_pixels = (images[0] < 200).all(-1)
     assert 200 < body_pixels.sum() < 80 * 120 / 2
     assert not np.array_equal(images[0], images[1])
-    path = save_grid(images, ["a", "b"], tmp_path / "grid.png")
+    path = grid(images, ["a", "b"], tmp_path / "grid.png")
     assert path.stat().st_size > 1000 and not list(tmp_path.glob("*.tmp"))
 
 
