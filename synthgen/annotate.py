@@ -21,20 +21,25 @@ def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     return n / n.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
-def surface_labels(raster: Raster, faces: torch.Tensor, n_body_faces: int, part_labels: torch.Tensor,
-                   part_uv: torch.Tensor, template: torch.Tensor, normals_cam: torch.Tensor) -> dict:
-    """Per-pixel labels. ``faces`` index the combined vertex array (body vertices first);
-    occluder faces come after the first ``n_body_faces``."""
+def surface_labels(raster: Raster, faces: torch.Tensor, label_faces: torch.Tensor, face_kind: torch.Tensor,
+                   part_labels: torch.Tensor, part_uv: torch.Tensor, template: torch.Tensor,
+                   normals_cam: torch.Tensor) -> dict:
+    """Per-pixel labels. ``faces`` index the combined vertex array (depth, normals);
+    ``label_faces`` give, per face, the three body vertices whose surface it shows (a
+    garment face: the body under it); ``face_kind`` is 0 for skin, a garment class id
+    (1..6) for garments, -1 for occluders."""
     H, W = raster.face.shape
     face = raster.face
     hit = face >= 0
-    body = hit & (face < n_body_faces)
+    kind = torch.where(hit, face_kind[face.clamp_min(0)], torch.full_like(face, -2))
+    body = hit & (kind >= 0)
     objects = torch.zeros(H, W, dtype=torch.uint8)
     objects[body] = 1
     objects[hit & ~body] = 2  # occluders (one for now)
+    garment_class = torch.where(body, kind, torch.zeros_like(kind)).to(torch.uint8)
     ids = torch.zeros(H, W, 3, dtype=torch.long)
     bary = torch.zeros(H, W, 3)
-    ids[body] = faces[face[body]]
+    ids[body] = label_faces[face[body]]
     bary[body] = raster.bary[body]
     # the part of a pixel is the part of its face's vertex with the largest weight; U, V
     # interpolate over the face's vertices of that part (exact on a part's interior)
@@ -55,6 +60,7 @@ def surface_labels(raster: Raster, faces: torch.Tensor, n_body_faces: int, part_
     nrm[hit] = n / n.norm(dim=1, keepdim=True).clamp_min(1e-12)
     depth = torch.where(hit, raster.depth, torch.zeros_like(raster.depth))
     return {
+        "garment_class": garment_class.numpy(), "garment": (garment_class > 0).numpy().astype(np.uint8),
         "objects": objects.numpy(), "mask_visible": body.numpy(), "parts": parts.numpy(),
         "uv": uv.numpy(), "vertex_ids": ids.to(torch.int32).numpy(), "bary": bary.numpy(),
         "template_xyz": tmpl.numpy(), "normals": nrm.numpy(), "depth": depth.numpy().astype(np.float32),

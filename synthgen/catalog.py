@@ -75,10 +75,18 @@ _SCENE_CONTINUOUS = {
     "occluder.depth": (0.1, 0.9, 0.5, "", "occluder position from the person (0) to the camera (1)"),
     "occluder.hue": (0.0, 1.0, 0.1, "", "occluder colour hue"),
 }
+for _slot in ("top", "bottom"):
+    _SCENE_CONTINUOUS |= {
+        f"garment.{_slot}.size": (0.0, 1.0, 0.3, "", "looseness (TailorNet's gamma0): 0 tight .. 1 loose"),
+        f"garment.{_slot}.length": (0.0, 1.0, 0.5, "", "sleeve / leg / hem length (TailorNet's gamma1): 0 short .. 1 long"),
+        f"garment.{_slot}.color": (0.0, 1.0, 0.6, "", "garment hue"),
+        f"garment.{_slot}.brightness": (0.0, 1.0, 0.6, "", "garment brightness"),
+    }
 
 
 def _scene_categoricals() -> dict[str, Categorical]:
     from synthgen.body.pose_library import library_names
+    from synthgen.clothing.classes import BOTTOMS, TOPS
     from synthgen.render.textures import PATTERNS
 
     return {
@@ -89,6 +97,10 @@ def _scene_categoricals() -> dict[str, Categorical]:
         "occluder.kind": Categorical("occluder.kind", ("none", "box", "cylinder", "plane"), "none",
                                      "an object between the camera and the person"),
         "occluder.pattern": Categorical("occluder.pattern", PATTERNS, "solid", "occluder texture"),
+        "garment.top.class": Categorical("garment.top.class", ("none", *TOPS), "none", "the top garment"),
+        "garment.bottom.class": Categorical("garment.bottom.class", ("none", *BOTTOMS), "none", "the bottom garment"),
+        "garment.top.pattern": Categorical("garment.top.pattern", PATTERNS, "solid", "top garment texture"),
+        "garment.bottom.pattern": Categorical("garment.bottom.pattern", PATTERNS, "solid", "bottom garment texture"),
     }
 
 

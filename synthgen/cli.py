@@ -59,6 +59,16 @@ def demo(out: Path = typer.Option(Path("out/demo"), help="Folder for the demo pi
 
 
 @app.command()
+def wardrobe(out: Path = typer.Option(Path("out/wardrobe.png"), help="Picture to write.")):
+    """Every garment class at two styles on three bodies in three poses."""
+    from synthgen.demo import wardrobe_montage
+
+    with console.status("dressing and rendering..."):
+        path = wardrobe_montage(out)
+    console.print(f"wrote {path.resolve()}")
+
+
+@app.command()
 def render(scene: Path = typer.Option(..., help="Scene YAML (e.g. scenes/studio.yaml)."),
            seed: int = typer.Option(0, help="Sample seed: the same seed gives the same sample."),
            out: Path = typer.Option(Path("out/render"), help="Output folder."),

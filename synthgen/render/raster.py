@@ -27,11 +27,12 @@ class Raster:
 
 
 def rasterize(verts_cam: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, height: int, width: int,
-              cull_back: bool = True) -> Raster:
+              cull_back: bool | torch.Tensor = True) -> Raster:
     """``verts_cam``: (V, 3) camera-space points; ``faces``: (F, 3) long, wound
-    counter-clockwise seen from outside; ``K``: (3, 3). With ``cull_back`` (closed meshes
-    seen from outside) faces turned away from the camera are skipped: they are never the
-    nearest surface."""
+    counter-clockwise seen from outside; ``K``: (3, 3). Faces of closed meshes seen from
+    outside that turn away from the camera are never the nearest surface: ``cull_back``
+    (True, or an (F,) mask of the faces it applies to; open surfaces such as garments are
+    two-sided) skips them."""
     dev, dtype = verts_cam.device, torch.float64
     v = verts_cam.to(dtype)
     K = K.to(dtype)
@@ -39,9 +40,10 @@ def rasterize(verts_cam: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, hei
     uv = (v @ K.T)[:, :2] / z.clamp_min(NEAR)[:, None]
     tri_z = z[faces]  # (F, 3)
     keep = (tri_z > NEAR).all(1)
-    if cull_back:
+    if cull_back is not False:
         a, b, c = v[faces[:, 0]], v[faces[:, 1]], v[faces[:, 2]]
-        keep &= (torch.cross(b - a, c - a, dim=1) * a).sum(1) < 0
+        facing = (torch.cross(b - a, c - a, dim=1) * a).sum(1) < 0
+        keep &= facing if cull_back is True else (facing | ~cull_back)
     f_idx = torch.nonzero(keep)[:, 0]
     tri = uv[faces[f_idx]]  # (F', 3, 2)
     lo = torch.ceil(tri.min(1).values)

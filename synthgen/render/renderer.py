@@ -30,6 +30,7 @@ class Renderer:
         self._textures: dict = {}
         self._template = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labels")
+        self._wardrobe = None
 
     def template(self) -> torch.Tensor:
         """Template positions (rest pose, default shape) of the body vertices."""
@@ -43,42 +44,73 @@ class Renderer:
         out = self.body(params)
         setup = setup_scene(params, config, seed)
         normals_world = vertex_normals(out.vertices[0].double(), out.faces.long())
+        garments = self._dress(params, out, normals_world)
         # the labels (torch, releases the GIL) are computed while OpenGL renders the image
-        labels = self._pool.submit(self._labels, out, normals_world, setup)
-        rgb = render_rgb(self._meshes(out, normals_world, setup, seed), setup, self._textures)
+        labels = self._pool.submit(self._labels, out, normals_world, garments, setup)
+        rgb = render_rgb(self._meshes(out, normals_world, garments, setup, seed), setup, self._textures)
         lab = labels.result()
         cam = setup.camera
-        zeros = np.zeros((config.height, config.width), dtype=np.uint8)
         return Sample(
             image=rgb, depth=lab["depth"], normals=lab["normals"], mask_visible=lab["mask_visible"],
             mask_amodal=lab["mask_amodal"], objects=lab["objects"], parts=lab["parts"], uv=lab["uv"],
             vertex_ids=lab["vertex_ids"], bary=lab["bary"], template_xyz=lab["template_xyz"],
-            garment=zeros, garment_class=zeros.copy(), keypoints2d=lab["keypoints2d"],
+            garment=lab["garment"], garment_class=lab["garment_class"], keypoints2d=lab["keypoints2d"],
             visibility=lab["visibility"], keypoints3d=lab["keypoints3d"], joints3d=lab["joints3d"],
             bbox=bbox_of(lab["mask_visible"]), K=cam.K, R=cam.R, t=cam.t, params=params, seed=seed,
         )
 
-    def _labels(self, out, normals_world: torch.Tensor, setup) -> dict:
-        """Every label, from the exact raster of the body and occluders in camera space."""
+    def _dress(self, params: dict, out, normals_world: torch.Tensor) -> list:
+        if all(params.get(f"garment.{slot}.class", "none") == "none" for slot in ("top", "bottom")):
+            return []
+        if self._wardrobe is None:
+            from synthgen.clothing.garments import Wardrobe
+
+            self._wardrobe = Wardrobe(self.body)
+        return self._wardrobe.dress(params, out, 0, normals_world)
+
+    def _labels(self, out, normals_world: torch.Tensor, garments: list, setup) -> dict:
+        """Every label, from the exact raster of body, garments and occluders in camera space."""
+        from synthgen.annotate import vertex_normals as normals_of
+
         cam = setup.camera
         R, t, K = (torch.as_tensor(a, dtype=torch.float64) for a in (cam.R, cam.t, cam.K))
         verts_cam = out.vertices[0].double() @ R.T + t
         faces = out.faces.long()
-        # occluders join the vertex array after the body's vertices
+        # garments, then occluders, join the vertex array after the body's vertices
         all_v, all_f, all_n = [verts_cam], [faces], [normals_world @ R.T]
+        label_f, kind, cull = [faces], [torch.zeros(len(faces), dtype=torch.long)], [torch.ones(len(faces), dtype=torch.bool)]
         offset = len(verts_cam)
+        for g in garments:
+            gv = torch.as_tensor(g.vertices, dtype=torch.float64)
+            gf = torch.as_tensor(g.faces, dtype=torch.long)
+            all_v.append(gv @ R.T + t)
+            all_f.append(gf + offset)
+            all_n.append(normals_of(gv, gf) @ R.T)
+            label_f.append(torch.as_tensor(g.anchors, dtype=torch.long)[gf])
+            kind.append(torch.full((len(gf),), g.class_id, dtype=torch.long))
+            cull.append(torch.zeros(len(gf), dtype=torch.bool))  # open surfaces: two-sided
+            offset += len(gv)
         for occ in setup.occluders:
             ov = torch.as_tensor(np.array(occ.mesh.vertices), dtype=torch.float64)
+            of = torch.as_tensor(occ.mesh.faces, dtype=torch.long)
             all_v.append(ov @ R.T + t)
-            all_f.append(torch.as_tensor(occ.mesh.faces, dtype=torch.long) + offset)
+            all_f.append(of + offset)
             all_n.append(torch.as_tensor(np.array(occ.mesh.vertex_normals), dtype=torch.float64) @ R.T)
+            label_f.append(torch.zeros_like(of))
+            kind.append(torch.full((len(of),), -1, dtype=torch.long))
+            cull.append(torch.ones(len(of), dtype=torch.bool))
             offset += len(ov)
         H, W = cam.height, cam.width
         F = torch.cat(all_f)
-        raster = rasterize(torch.cat(all_v), F, K, H, W)
-        lab = surface_labels(raster, F, len(faces), out.part_labels, out.part_uv, self.template(), torch.cat(all_n))
-        lab["mask_amodal"] = ((rasterize(verts_cam, faces, K, H, W).face >= 0).numpy() if setup.occluders
-                              else lab["mask_visible"].copy())
+        raster = rasterize(torch.cat(all_v), F, K, H, W, cull_back=torch.cat(cull))
+        lab = surface_labels(raster, F, torch.cat(label_f), torch.cat(kind), out.part_labels, out.part_uv,
+                             self.template(), torch.cat(all_n))
+        if setup.occluders:  # the person (body and garments) without the occluders
+            n_person = sum(len(f) for f in all_f[: 1 + len(garments)])
+            person = rasterize(torch.cat(all_v), F[:n_person], K, H, W, cull_back=torch.cat(cull)[:n_person])
+            lab["mask_amodal"] = (person.face >= 0).numpy()
+        else:
+            lab["mask_amodal"] = lab["mask_visible"].copy()
         # keypoints: camera coordinates, pixels, visibility by depth test
         kp_cam = out.keypoints[0].double() @ R.T + t
         lab["keypoints3d"] = kp_cam.numpy().astype(np.float32)
@@ -87,7 +119,7 @@ class Renderer:
         lab["joints3d"] = (out.joints[0].double() @ R.T + t).numpy().astype(np.float32)
         return lab
 
-    def _meshes(self, out, normals_world: torch.Tensor, setup, seed: int) -> list[dict]:
+    def _meshes(self, out, normals_world: torch.Tensor, garments: list, setup, seed: int) -> list[dict]:
         v, n = out.vertices[0].detach().double(), normals_world
         level = int(round(setup.skin_detail * (DETAIL_LEVELS - 1)))
         key = ("skin", level)
@@ -100,6 +132,14 @@ class Renderer:
             "positions": v[rv].numpy(), "normals": n[rv].numpy(), "faces": self.render_faces.numpy(),
             "uv": self.render_uv.numpy(), "texture": key, "image": detail, "colour": setup.skin_colour,
         }]
+        from synthgen.clothing.garments import _vertex_normals
+
+        for g in garments:
+            meshes.append({
+                "positions": g.vertices, "normals": _vertex_normals(g.vertices, g.faces), "faces": g.faces,
+                "uv": g.uv, "texture": ("garment", g.pattern, tuple(np.round(g.colour, 3))),
+                "image": textures.pattern_texture(g.pattern, g.colour, seed=3), "colour": np.ones(3),
+            })
         for i, occ in enumerate(setup.occluders):
             meshes.append({
                 "positions": np.asarray(occ.mesh.vertices), "normals": np.asarray(occ.mesh.vertex_normals),
