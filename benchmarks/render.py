@@ -9,58 +9,70 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import statistics
+import subprocess
+import sys
 import time
 
 from report import report
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=40, help="samples per size")
-    ap.add_argument("--scene", default="scenes/studio.yaml")
-    ap.add_argument("--json", default="benchmarks/results/render.json")
-    args = ap.parse_args()
-
-    import numpy as np
-    import torch
-
+def measure(scene: str, size: int, clothed: bool, n: int) -> dict:
+    """One row, measured in this process."""
+    from synthgen.annotate import vertex_normals
     from synthgen.render.gl import render_rgb
     from synthgen.render.renderer import Renderer
     from synthgen.scene import SceneConfig, setup_scene
 
-    rows = []
-    unclothed = {"garment.top.class": "none", "garment.bottom.class": "none"}
-    for size, clothed in ((256, True), (512, True), (256, False), (512, False)):
-        config = SceneConfig.from_yaml(args.scene, size)
-        if not clothed:
-            dims = tuple(d for d in config.space.dims if not d.name.startswith("garment."))
-            config = dataclasses.replace(config, space=dataclasses.replace(
-                config.space, dims=dims, fixed=dict(config.space.fixed) | unclothed))
-        renderer = Renderer(config)
-        params = [config.space.sample(s) for s in range(args.n)]
-        renderer.render(params[0], 0)  # warm-up: model, context, textures
-        full, bare = [], []
-        for s, p in enumerate(params):
-            t = time.perf_counter()
-            renderer.render(p, s)
-            full.append(time.perf_counter() - t)
-            # the bare pass: the same posed, textured mesh, one pyrender render, no labels
-            full_p = config.space.complete(p)
-            out = renderer.body(full_p)
-            setup = setup_scene(full_p, config, s)
-            from synthgen.annotate import vertex_normals
+    config = SceneConfig.from_yaml(scene, size)
+    if not clothed:
+        unclothed = {"garment.top.class": "none", "garment.bottom.class": "none"}
+        dims = tuple(d for d in config.space.dims if not d.name.startswith("garment."))
+        config = dataclasses.replace(config, space=dataclasses.replace(
+            config.space, dims=dims, fixed=dict(config.space.fixed) | unclothed))
+    renderer = Renderer(config)
+    params = [config.space.sample(s) for s in range(n)]
+    renderer.render(params[0], 0)  # warm-up: model, context, textures
+    full, bare = [], []
+    for s, p in enumerate(params):
+        t = time.perf_counter()
+        renderer.render(p, s)
+        full.append(time.perf_counter() - t)
+        # the bare pass: the same posed, textured meshes, one pyrender render, no labels
+        full_p = config.space.complete(p)
+        out = renderer.body(full_p)
+        setup = setup_scene(full_p, config, s)
+        normals = vertex_normals(out.vertices[0].double(), out.faces.long())
+        meshes = renderer._meshes(out, normals, renderer._dress(full_p, out, normals), setup, s)
+        t = time.perf_counter()
+        render_rgb(meshes, setup, renderer._textures)
+        bare.append(time.perf_counter() - t)
+    f, b = statistics.median(full), statistics.median(bare)
+    return {"size": size, "people": "clothed" if clothed else "unclothed", "samples_per_s": 1.0 / f,
+            "bare_renders_per_s": 1.0 / b, "ratio": f / b, "full_ms": 1000 * f, "bare_ms": 1000 * b}
 
-            normals = vertex_normals(out.vertices[0].double(), out.faces.long())
-            garments = renderer._dress(full_p, out, normals)
-            meshes = renderer._meshes(out, normals, garments, setup, s)
-            t = time.perf_counter()
-            render_rgb(meshes, setup, renderer._textures)
-            bare.append(time.perf_counter() - t)
-        f, b = statistics.median(full), statistics.median(bare)
-        rows.append({"size": size, "people": "clothed" if clothed else "unclothed", "samples_per_s": 1.0 / f, "bare_renders_per_s": 1.0 / b, "ratio": f / b,
-                     "full_ms": 1000 * f, "bare_ms": 1000 * b})
-    report(f"render throughput, pyrender EGL, median over {args.n} samples of {args.scene}",
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=40, help="samples per row")
+    ap.add_argument("--scene", default="scenes/studio.yaml")
+    ap.add_argument("--json", default="benchmarks/results/render.json")
+    ap.add_argument("--row", nargs=2, metavar=("SIZE", "CLOTHED"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.row:  # one row in a fresh process, printed as JSON
+        print("ROW " + json.dumps(measure(args.scene, int(args.row[0]), args.row[1] == "1", args.n)))
+        return
+    rows = []
+    for size, clothed in ((256, True), (512, True), (256, False), (512, False)):
+        # each row in its own process, so that no row inherits another's GL and memory state
+        res = subprocess.run([sys.executable, __file__, "--n", str(args.n), "--scene", args.scene,
+                              "--row", str(size), "1" if clothed else "0"], capture_output=True, text=True)
+        line = next((ln for ln in res.stdout.splitlines() if ln.startswith("ROW ")), None)
+        if line is None:
+            sys.exit(f"benchmark row {size} px failed:\n{res.stderr[-2000:]}")
+        rows.append(json.loads(line[4:]))
+    report(f"render throughput, pyrender EGL, median over {args.n} samples of {args.scene}, one process per row",
            f"python benchmarks/render.py --n {args.n}",
            [("size", "size", "d"), ("people", "people", "s"), ("samples_per_s", "annotated samples/s", ".1f"),
             ("bare_renders_per_s", "bare renders/s", ".1f"), ("ratio", "full / bare", ".2f")],

@@ -69,7 +69,8 @@ class SceneConfig:
 @dataclass
 class Occluder:
     mesh: trimesh.Trimesh  # world coordinates
-    texture: np.ndarray  # (h, w, 3) uint8
+    pattern: str  # texture pattern (textures.PATTERNS), tinted by colour
+    colour: np.ndarray  # rgb in [0, 1]
     uv: np.ndarray  # (V, 2)
 
 
@@ -95,7 +96,7 @@ def _light_direction(camera: Camera, yaw_deg: float, pitch_deg: float) -> np.nda
     return -source
 
 
-def _occluder(params: dict, camera: Camera, seed: int) -> Occluder | None:
+def _occluder(params: dict, camera: Camera) -> Occluder | None:
     kind = params.get("occluder.kind", "none")
     if kind == "none":
         return None
@@ -124,8 +125,7 @@ def _occluder(params: dict, camera: Camera, seed: int) -> Occluder | None:
     uv = np.stack([span @ camera.R[0], span @ camera.R[1]], 1)
     uv = (uv - uv.min(0)) / max(np.ptp(uv, 0).max(), 1e-6)
     colour = textures.hue_colour(float(params.get("occluder.hue", 0.1)), 0.5, 0.7)
-    tex = textures.pattern_texture(params.get("occluder.pattern", "solid"), colour, seed)
-    return Occluder(mesh, tex, uv)
+    return Occluder(mesh, params.get("occluder.pattern", "solid"), colour, uv)
 
 
 def setup_scene(params: dict, config: SceneConfig, seed: int) -> SceneSetup:
@@ -143,6 +143,6 @@ def setup_scene(params: dict, config: SceneConfig, seed: int) -> SceneSetup:
                                                g("background.variant", 0.0))
     except FileNotFoundError as e:
         raise ParamError("background.kind", str(e)) from e
-    occ = _occluder(params, camera, seed)
+    occ = _occluder(params, camera)
     return SceneSetup(camera, g("light.ambient", 0.35), [key, fill], textures.skin_colour(g("skin.tone", 0.25)),
                       g("skin.detail", 0.5), background, [occ] if occ else [])

@@ -54,7 +54,8 @@ def render_rgb(meshes: list[dict], setup, texture_cache: dict) -> np.ndarray:
     """Render coloured, textured, lit meshes over the setup's background.
 
     ``meshes``: dicts with positions (N, 3), normals (N, 3), faces (F, 3), uv (N, 2),
-    texture (key into ``texture_cache`` -> uint8 image), colour (rgb floats)."""
+    texture (key into ``texture_cache``), image (uint8 image, or a function making it, used
+    when the key is not cached yet), colour (rgb floats, tinting the texture)."""
     import pyrender
 
     cam = setup.camera
@@ -63,7 +64,8 @@ def render_rgb(meshes: list[dict], setup, texture_cache: dict) -> np.ndarray:
     for m in meshes:
         tex = texture_cache.get(m["texture"])
         if tex is None:
-            tex = texture_cache[m["texture"]] = pyrender.Texture(source=m["image"], source_channels="RGB")
+            image = m["image"]() if callable(m["image"]) else m["image"]
+            tex = texture_cache[m["texture"]] = pyrender.Texture(source=image, source_channels="RGB")
         material = pyrender.MetallicRoughnessMaterial(
             baseColorFactor=_floats([*m["colour"], 1.0]), baseColorTexture=tex,
             metallicFactor=0.0, roughnessFactor=0.75)

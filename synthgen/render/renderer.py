@@ -137,13 +137,15 @@ class Renderer:
         for g in garments:
             meshes.append({
                 "positions": g.vertices, "normals": _vertex_normals(g.vertices, g.faces), "faces": g.faces,
-                "uv": g.uv, "texture": ("garment", g.pattern, tuple(np.round(g.colour, 3))),
-                "image": textures.pattern_texture(g.pattern, g.colour, seed=3), "colour": np.ones(3),
+                "uv": g.uv, "texture": ("pattern", g.pattern),
+                "image": lambda kind=g.pattern: textures.pattern_texture(kind, np.ones(3), seed=3),
+                "colour": g.colour,
             })
-        for i, occ in enumerate(setup.occluders):
+        for occ in setup.occluders:
             meshes.append({
                 "positions": np.asarray(occ.mesh.vertices), "normals": np.asarray(occ.mesh.vertex_normals),
-                "faces": np.asarray(occ.mesh.faces), "uv": occ.uv, "texture": ("occluder", seed, i),
-                "image": occ.texture, "colour": np.ones(3),
+                "faces": np.asarray(occ.mesh.faces), "uv": occ.uv, "texture": ("pattern", occ.pattern),
+                "image": lambda kind=occ.pattern: textures.pattern_texture(kind, np.ones(3), seed=3),
+                "colour": occ.colour,
             })
         return meshes

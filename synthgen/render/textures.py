@@ -62,7 +62,9 @@ def pattern_texture(kind: str, colour: np.ndarray, seed: int = 0, size: int = 25
         raise ValueError(f"unknown pattern {kind!r} (choose {', '.join(PATTERNS)})")
     rng = np.random.default_rng(seed)
     base = np.asarray(colour, dtype=np.float64)
-    second = np.clip(1.0 - base * 0.8, 0, 1) * 0.6 + base * 0.4
+    # the second colour: a darker, shifted shade (white gives a grey pattern that a material
+    # colour can tint)
+    second = np.clip(1.0 - base * 0.8, 0, 1) * 0.6 + base * 0.4 if base.min() < 1.0 else base * 0.55
     yy, xx = np.mgrid[0:size, 0:size]
     if kind == "solid":
         mix = np.zeros((size, size))
