@@ -10,10 +10,6 @@ import numpy as np
 
 from synthgen.body.skeleton import COCO_KEYPOINTS, SMPL_JOINTS
 
-#: per-pixel object ids
-BACKGROUND, PERSON = 0, 1  # occluders are 2, 3, ...
-
-
 @dataclass
 class Sample:
     """Image + ground truth. Camera: OpenCV (x right, y down, z forward), x_cam = R x_world + t.

@@ -107,7 +107,6 @@ class AnnyBody(BodyModel):
             self._roles[role] = tuple(torch.tensor(x) for x in zip(*pairs)) if pairs else None
         self._c = ZUP_TO_YUP.to(dtype)
         self.faces = m.get_triangular_faces()
-        self._regressor = None
         self._static = None
 
     @property

@@ -220,8 +220,8 @@ SEGMENT_END: dict[str, str] = {
     "left_knee": "left_ankle", "right_knee": "right_ankle",
 }
 #: Segments whose neutral orientation copies another's (the hand continues the forearm).
-NEUTRAL_COPIES: dict[str, str] = {"left_wrist": "left_elbow", "right_wrist": "right_elbow"}
-NEUTRAL_COPIES.update({"left_hand": "left_elbow", "right_hand": "right_elbow"})
+NEUTRAL_COPIES: dict[str, str] = {"left_wrist": "left_elbow", "right_wrist": "right_elbow",
+                                  "left_hand": "left_elbow", "right_hand": "right_elbow"}
 
 
 @functools.lru_cache(maxsize=None)

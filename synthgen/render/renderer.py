@@ -70,8 +70,6 @@ class Renderer:
 
     def _labels(self, out, normals_world: torch.Tensor, garments: list, setup) -> dict:
         """Every label, from the exact raster of body, garments and occluders in camera space."""
-        from synthgen.annotate import vertex_normals as normals_of
-
         cam = setup.camera
         R, t, K = (torch.as_tensor(a, dtype=torch.float64) for a in (cam.R, cam.t, cam.K))
         verts_cam = out.vertices[0].double() @ R.T + t
@@ -85,7 +83,7 @@ class Renderer:
             gf = torch.as_tensor(g.faces, dtype=torch.long)
             all_v.append(gv @ R.T + t)
             all_f.append(gf + offset)
-            all_n.append(normals_of(gv, gf) @ R.T)
+            all_n.append(torch.as_tensor(g.normals) @ R.T)
             label_f.append(torch.as_tensor(g.anchors, dtype=torch.long)[gf])
             kind.append(torch.full((len(gf),), g.class_id, dtype=torch.long))
             cull.append(torch.zeros(len(gf), dtype=torch.bool))  # open surfaces: two-sided
@@ -132,11 +130,9 @@ class Renderer:
             "positions": v[rv].numpy(), "normals": n[rv].numpy(), "faces": self.render_faces.numpy(),
             "uv": self.render_uv.numpy(), "texture": key, "image": detail, "colour": setup.skin_colour,
         }]
-        from synthgen.clothing.garments import _vertex_normals
-
         for g in garments:
             meshes.append({
-                "positions": g.vertices, "normals": _vertex_normals(g.vertices, g.faces), "faces": g.faces,
+                "positions": g.vertices, "normals": g.normals, "faces": g.faces,
                 "uv": g.uv, "texture": ("pattern", g.pattern),
                 "image": lambda kind=g.pattern: textures.pattern_texture(kind, np.ones(3), seed=3),
                 "colour": g.colour,
