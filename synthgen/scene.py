@@ -19,7 +19,7 @@ _SCENE_KEYS = ("image", "body", "background_folder")
 
 @dataclass(frozen=True)
 class SceneConfig:
-    """A scene file: ``image: {width, height}``, ``body: {backend, models}``,
+    """A scene file: ``image: {width, height}``, ``body: {backend, models, tailornet}``,
     ``background_folder`` (photos for ``background.kind: image``), and the parameter space
     (``dims`` / ``fixed`` / ... as in ParamSpace)."""
 
@@ -30,6 +30,8 @@ class SceneConfig:
     body_models: str | None = None
     background_folder: str | None = None
     source: str = "<dict>"
+    #: folder of the user's TailorNet files (``garment.backend: tailornet``)
+    tailornet: str | None = None
 
     @classmethod
     def from_yaml(cls, path: str | Path, size: int | None = None) -> "SceneConfig":
@@ -53,8 +55,8 @@ class SceneConfig:
                                  where("image", key))
             dims[key] = v
         body = data.get("body", {}) or {}
-        if not isinstance(body, dict) or set(body) - {"backend", "models"}:
-            raise ParamError("body", "expected {backend: anny|smpl|smplx, models: DIR}", where("body"))
+        if not isinstance(body, dict) or set(body) - {"backend", "models", "tailornet"}:
+            raise ParamError("body", "expected {backend: anny|smpl|smplx, models: DIR, tailornet: DIR}", where("body"))
         folder = data.get("background_folder")
         if folder is not None:
             folder = str((Path(path).parent / folder).resolve())
@@ -63,7 +65,7 @@ class SceneConfig:
         rest = {k: v for k, v in data.items() if k not in _SCENE_KEYS}
         space = ParamSpace.from_dict(rest, str(path), lines)
         return cls(space, dims["width"], dims["height"], body.get("backend", "anny"), body.get("models"),
-                   folder, str(path))
+                   folder, str(path), body.get("tailornet"))
 
 
 @dataclass

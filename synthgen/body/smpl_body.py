@@ -39,6 +39,8 @@ class SmplBody(BodyModel):
         from smplx.utils import Struct
 
         self.name = model_type
+        #: 'neutral', 'female' or 'male': the model file's gender
+        self.gender = gender
         self.path = find_model_file(model_type, gender, path)
         data = load_model_data(self.path)
         check_model_data(data, self.path)

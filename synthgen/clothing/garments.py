@@ -194,14 +194,20 @@ class Wardrobe:
             colour = textures.hue_colour(float(g("color", 0.6)), 0.55, 0.35 + 0.5 * float(g("brightness", 0.6)))
             dressed.append(self.garment(name, float(g("size", 0.3)), float(g("length", 0.5)), colour,
                                         g("pattern", "solid"), out, index, normals, tree))
-        if len(dressed) == 2:  # a top over trousers or a skirt: where they overlap, keep the top
-            # 3 mm further from the skin than the bottom under it
-            inner, outer = dressed
-            _, _, inner_clear = attach(inner.vertices, body_v, self.body_faces, k=12, incident=self.incident, tree=tree)
-            d, nearest = cKDTree(inner.vertices).query(outer.vertices)
-            gap = np.where(d < 0.03, np.maximum(inner_clear[nearest], 0.0) + 0.003, GAP)
-            outer.vertices = push_out(outer.vertices, body_v, self.body_faces, self.incident, gap=gap, tree=tree)
+        if len(dressed) == 2:
+            layer_outer(dressed[0], dressed[1], body_v, self.body_faces, self.incident, tree)
         return dressed
+
+
+def layer_outer(inner: Garment, outer: Garment, body_v: np.ndarray, body_faces: np.ndarray,
+                incident: np.ndarray, tree: cKDTree | None = None) -> None:
+    """A top over trousers or a skirt: where they overlap, move the top (``outer``) out to 3 mm
+    further from the skin than the bottom (``inner``) under it."""
+    _, _, inner_clear = attach(inner.vertices, body_v, body_faces, k=12, incident=incident, tree=tree)
+    d, nearest = cKDTree(inner.vertices).query(outer.vertices)
+    gap = np.where(d < 0.03, np.maximum(inner_clear[nearest], 0.0) + 0.003, GAP)
+    outer.vertices = push_out(outer.vertices, body_v, body_faces, incident, gap=gap, tree=tree)
+    outer.__dict__.pop("normals", None)  # recomputed from the moved vertices
 
 
 def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ class Renderer:
         self._template = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labels")
         self._wardrobe = None
+        self._tailornet = None
 
     def template(self) -> torch.Tensor:
         """Template positions (rest pose, default shape) of the body vertices."""
@@ -60,8 +61,20 @@ class Renderer:
         )
 
     def _dress(self, params: dict, out, normals_world: torch.Tensor) -> list:
+        backend = params.get("garment.backend", "procedural")
+        if backend == "tailornet":
+            from synthgen.clothing.tailornet import TailorNetWardrobe
+
+            if self._tailornet is None:  # checks the body, finds the folder (files load per class)
+                self._tailornet = TailorNetWardrobe(self.body, self.config.tailornet)
+        elif backend != "procedural":
+            from synthgen.errors import ParamError
+
+            raise ParamError("garment.backend", f"unknown garment backend '{backend}' (choose procedural, tailornet)")
         if all(params.get(f"garment.{slot}.class", "none") == "none" for slot in ("top", "bottom")):
             return []
+        if backend == "tailornet":
+            return self._tailornet.dress(params, out, 0, normals_world)
         if self._wardrobe is None:
             from synthgen.clothing.garments import Wardrobe
 
