@@ -92,11 +92,15 @@ def _scene_categoricals() -> dict[str, Categorical]:
     return {
         "pose.preset": Categorical("pose.preset", ("none", *library_names()), "none",
                                    "a library pose as the base of the pose.* angles"),
-        "background.kind": Categorical("background.kind", ("solid", "gradient", "clutter", "image"), "gradient",
-                                       "background: plain, gradient, procedural clutter or a photo from the scene's folder"),
+        "background.kind": Categorical("background.kind", ("solid", "gradient", "clutter", "outdoor", "image"),
+                                       "gradient", "background: plain, gradient, procedural clutter, procedural "
+                                       "outdoor (sky over textured ground) or a photo from the scene's folder"),
         "occluder.kind": Categorical("occluder.kind", ("none", "box", "cylinder", "plane"), "none",
                                      "an object between the camera and the person"),
         "occluder.pattern": Categorical("occluder.pattern", PATTERNS, "solid", "occluder texture"),
+        "garment.backend": Categorical("garment.backend", ("procedural", "tailornet"), "procedural",
+                                       "garment geometry: procedural (cut from MakeHuman helpers, Anny body) "
+                                       "or tailornet (TailorNet's networks, SMPL body, the user's TailorNet files)"),
         "garment.top.class": Categorical("garment.top.class", ("none", *TOPS), "none", "the top garment"),
         "garment.bottom.class": Categorical("garment.bottom.class", ("none", *BOTTOMS), "none", "the bottom garment"),
         "garment.top.pattern": Categorical("garment.top.pattern", PATTERNS, "solid", "top garment texture"),

@@ -108,6 +108,71 @@ def preview(scene: Path = typer.Option(..., help="Scene YAML."),
     console.print(f"wrote {grid(images, labels, out)}")
 
 
+class _Progress:
+    """A rich progress bar with rate and ETA for generate()."""
+
+    def __init__(self):
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
+        self.bar = Progress(TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                            TimeRemainingColumn(), console=console)
+        self.task = None
+
+    def start(self, total: int, done: int) -> None:
+        self.task = self.bar.add_task("samples", total=total, completed=done, rate="")
+
+    def advance(self, k: int) -> None:
+        self.bar.advance(self.task, k)
+        speed = self.bar.tasks[0].speed
+        self.bar.update(self.task, rate=f"{speed:.1f} samples/s" if speed else "")
+
+
+@app.command()
+def generate(scene: Path = typer.Option(..., help="Scene YAML (scenes/studio.yaml, outdoor, occlusion, extreme, full)."),
+             n: int = typer.Option(..., "-n", help="Number of samples."),
+             out: Path = typer.Option(..., help="Dataset folder (rerun the same command to resume it)."),
+             seed: int = typer.Option(0, help="Run seed: sample i depends only on (seed, i)."),
+             workers: int = typer.Option(1, help="Local worker processes (or Ray CPUs with a local --ray)."),
+             ray: Optional[str] = typer.Option(None, "--ray", help="Render on Ray: alone, a local Ray instance; "
+                                               "with ADDRESS, join that cluster."),
+             size: Optional[int] = typer.Option(None, help="Square image size in pixels (default: the scene's)."),
+             format: str = typer.Option("coco,densepose,dense", "--format",
+                                        help="Comma list of coco, densepose, dense, webdataset."),
+             shard_size: int = typer.Option(64, help="Samples per shard (the unit of resume)."),
+             dp_points: int = typer.Option(100, help="DensePose points sampled per person.")):
+    """Render a sharded, resumable, deterministic dataset in COCO / DensePose-COCO formats."""
+    from synthgen.dataset.generate import generate as run
+
+    progress = _Progress()
+    with progress.bar:
+        summary = run(scene, n, out, seed, workers, ray, size, format, shard_size, dp_points, progress)
+    table = Table(title=f"dataset {summary.out}", show_header=False)
+    table.add_row("samples", str(summary.n))
+    table.add_row("shards", f"{summary.shards} ({summary.kept} kept from an earlier run)")
+    table.add_row("annotations", str(summary.annotations))
+    table.add_row("rendered now", f"{summary.rendered} in {summary.seconds:.1f} s "
+                  f"({summary.rate:.2f} samples/s, {summary.backend})")
+    table.add_row("formats", format)
+    table.add_row("COCO file", str(summary.out / "coco.json") if (summary.out / "coco.json").exists() else "-")
+    console.print(table)
+
+
+@app.command()
+def verify(folder: Path = typer.Argument(..., help="A dataset folder written by synthgen generate.")):
+    """Re-check a dataset: manifest, checksums, counts, well-formed images and annotations."""
+    from synthgen.dataset.verify import verify as check
+
+    with console.status("verifying..."):
+        report = check(folder)
+    for p in report.problems:
+        console.print(f"[red]problem:[/] {p}", highlight=False)
+    state = "[bold green]ok[/]" if report.ok else f"[bold red]{len(report.problems)} problem(s)[/]"
+    console.print(f"{folder}: {report.shards} shards, {report.images} images, {report.annotations} annotations: {state}")
+    raise typer.Exit(0 if report.ok else 1)
+
+
 @pose_app.command("list")
 def pose_list():
     """The named poses of the library."""
@@ -167,11 +232,11 @@ def pose_import(source: Path = typer.Argument(..., help="AMASS-style .npz or a .
 
 @space_app.command("check")
 def space_check(file: Path = typer.Argument(..., help="A parameter-space YAML file.")):
-    """Validate a parameter space and list its dimensions."""
+    """Validate a parameter space or scene file and list its dimensions."""
     from synthgen.catalog import Categorical
-    from synthgen.space import ParamSpace
+    from synthgen.scene import SceneConfig
 
-    space = ParamSpace.from_yaml(file)
+    space = SceneConfig.from_yaml(file).space
     table = Table("name", "range", "default", title=f"{file}: {len(space)} searched dims, {len(space.fixed)} fixed")
     for d in space.dims:
         rng = ", ".join(map(str, d.choices)) if isinstance(d, Categorical) else f"{d.low:g} .. {d.high:g} {d.unit}"
@@ -179,9 +244,18 @@ def space_check(file: Path = typer.Argument(..., help="A parameter-space YAML fi
     console.print(table)
 
 
+def _optional_ray_address(argv: list[str]) -> list[str]:
+    """``--ray`` may stand alone (a local Ray instance) or take an ADDRESS."""
+    out = list(argv)
+    for i, a in enumerate(out):
+        if a == "--ray" and (i + 1 == len(out) or out[i + 1].startswith("-")):
+            out[i] = "--ray=local"
+    return out
+
+
 def main() -> None:
     try:
-        rc = app(standalone_mode=False)
+        rc = app(args=_optional_ray_address(sys.argv[1:]), standalone_mode=False)
         sys.exit(rc if isinstance(rc, int) else 0)
     except SynthgenError as e:
         Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,23 +68,21 @@ class Sample:
             "joints3d": self.joints3d.tolist(), "params": self.params,
         }
 
+    def label_arrays(self) -> dict[str, np.ndarray]:
+        """Every per-pixel label by name (what ``*_labels.npz`` files hold)."""
+        return dict(depth=self.depth, normals=self.normals, mask_visible=self.mask_visible,
+                    mask_amodal=self.mask_amodal, objects=self.objects, parts=self.parts, uv=self.uv,
+                    vertex_ids=self.vertex_ids, bary=self.bary, template_xyz=self.template_xyz,
+                    garment=self.garment, garment_class=self.garment_class)
+
     def save(self, folder: str | Path, stem: str = "sample") -> list[Path]:
         """``stem.png`` (RGB), ``stem.json`` (camera, keypoints, params), ``stem_labels.npz``
         (every per-pixel label). Each file is written to a temporary name, then renamed."""
-        from PIL import Image
+        from synthgen.dataset.files import json_bytes, npz_bytes, png_bytes, write_atomic
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         paths = [folder / f"{stem}.png", folder / f"{stem}.json", folder / f"{stem}_labels.npz"]
-        tmp = [p.with_name(p.name + ".tmp") for p in paths]
-        Image.fromarray(self.image).save(tmp[0], format="PNG")
-        tmp[1].write_text(json.dumps(self.meta(), indent=1))
-        with open(tmp[2], "wb") as f:
-            np.savez_compressed(
-                f, depth=self.depth, normals=self.normals, mask_visible=self.mask_visible,
-                mask_amodal=self.mask_amodal, objects=self.objects, parts=self.parts, uv=self.uv,
-                vertex_ids=self.vertex_ids, bary=self.bary, template_xyz=self.template_xyz,
-                garment=self.garment, garment_class=self.garment_class)
-        for a, b in zip(tmp, paths):
-            a.replace(b)
+        for path, data in zip(paths, (png_bytes(self.image), json_bytes(self.meta()), npz_bytes(**self.label_arrays()))):
+            write_atomic(path, data)
         return paths

@@ -17,7 +17,22 @@ import numpy as np
 from synthgen.catalog import CATALOG, Categorical, Continuous, Dim, lookup
 from synthgen.errors import ConfigError, ParamError
 
-_TOP_KEYS = ("dims", "fixed", "allow_beyond_limits", "shape_prior", "description")
+_TOP_KEYS = ("dims", "fixed", "allow_beyond_limits", "shape_prior", "pose_set", "description")
+_DISTRIBUTIONS = ("uniform", "normal")
+
+
+@dataclass(frozen=True)
+class PoseSetPrior:
+    """An imported pose set (a pose file in the library's format, e.g. from ``synthgen pose
+    import``): with probability ``weight`` a sample takes one of its poses, uniformly; its
+    angles override the sampled ``pose.*`` values of the same names and clear ``pose.preset``."""
+
+    file: str
+    weight: float
+    poses: tuple
+
+    def to_dict(self) -> dict:
+        return {"file": self.file, "weight": self.weight}
 
 
 def _is_number(v) -> bool:
@@ -53,6 +68,10 @@ class ParamSpace:
     allow_beyond_limits: bool = False
     #: 'anny': shape.* dims are sampled from Anny's population model instead of uniformly
     shape_prior: str | None = None
+    #: sampling distributions other than uniform: name -> ("normal", mean, std) (clipped to the
+    #: dim's bounds) or ("weights", (w per choice)); vectors and search ignore them
+    priors: Mapping[str, tuple] = field(default_factory=dict)
+    pose_set: PoseSetPrior | None = None
 
     def __post_init__(self):
         names = [d.name for d in self.dims]
@@ -96,15 +115,21 @@ class ParamSpace:
         raw_dims = data.get("dims") or {}
         if not isinstance(raw_dims, Mapping):
             raise ParamError("dims", "expected a mapping of parameter name -> bounds", at("dims"))
-        dims = []
+        dims, priors = [], {}
         for name, spec in raw_dims.items():
-            dims.append(_dim_from_spec(name, spec, at("dims", name), allow))
+            dim, prior = _dim_from_spec(name, spec, at("dims", name), allow)
+            dims.append(dim)
+            if prior:
+                priors[name] = prior
         fixed = data.get("fixed") or {}
         if not isinstance(fixed, Mapping):
             raise ParamError("fixed", "expected a mapping of parameter name -> value", at("fixed"))
         for name, value in fixed.items():
             check_value(lookup(name, at("fixed", name)), value, at("fixed", name), allow)
-        return cls(tuple(dims), dict(fixed), allow, data.get("shape_prior"))
+        pose_set = None
+        if data.get("pose_set") is not None:
+            pose_set = _pose_set_from_spec(data["pose_set"], source, at("pose_set"))
+        return cls(tuple(dims), dict(fixed), allow, data.get("shape_prior"), priors, pose_set)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "ParamSpace":
@@ -120,7 +145,14 @@ class ParamSpace:
                 dims[d.name] = {"choices": list(d.choices), "default": d.default}
             else:
                 dims[d.name] = {"low": d.low, "high": d.high, "default": d.default}
+            prior = self.priors.get(d.name)
+            if prior and prior[0] == "normal":
+                dims[d.name] |= {"dist": "normal", "mean": prior[1], "std": prior[2]}
+            elif prior:
+                dims[d.name]["weights"] = list(prior[1])
         out = {"dims": dims, "fixed": dict(self.fixed)}
+        if self.pose_set:
+            out["pose_set"] = self.pose_set.to_dict()
         if self.allow_beyond_limits:
             out["allow_beyond_limits"] = True
         if self.shape_prior:
@@ -203,12 +235,31 @@ class ParamSpace:
 
     # --- sampling -----------------------------------------------------------------------------
     def sample(self, seed: int | np.random.Generator | None = None, n: int | None = None):
-        """One dict (n is None) or a list of n dicts, uniform within the dims' bounds (shape
-        dims from Anny's population model when ``shape_prior == 'anny'``)."""
+        """One dict (n is None) or a list of n dicts: uniform within the dims' bounds unless a
+        prior says otherwise (normal clipped to the bounds, weighted choices), shape dims from
+        Anny's population model when ``shape_prior == 'anny'``, poses from the pose set."""
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         count = 1 if n is None else n
         vecs = rng.uniform(-1.0, 1.0, size=(count, len(self.dims)))
         out = [self.from_vector(v) for v in vecs]
+        if self.priors:
+            prior_rng = np.random.default_rng(rng.integers(2**63))
+            for params in out:
+                for d in self.dims:
+                    prior = self.priors.get(d.name)
+                    if prior is None:
+                        continue
+                    if prior[0] == "normal":
+                        params[d.name] = float(np.clip(prior_rng.normal(prior[1], prior[2]), d.low, d.high))
+                    else:
+                        w = np.asarray(prior[1], dtype=np.float64)
+                        params[d.name] = d.choices[int(prior_rng.choice(len(w), p=w / w.sum()))]
+        if self.pose_set:
+            pose_rng = np.random.default_rng(rng.integers(2**63))
+            for params in out:
+                if pose_rng.random() < self.pose_set.weight:
+                    params.update(self.pose_set.poses[int(pose_rng.integers(len(self.pose_set.poses)))])
+                    params["pose.preset"] = "none"
         shape_dims = [d for d in self.dims if d.name.startswith("shape.") and isinstance(d, Continuous)]
         if self.shape_prior == "anny" and shape_dims:
             from synthgen.body.shape import sample_anny_shapes
@@ -235,7 +286,7 @@ class ParamSpace:
         return replace(self, dims=keep, fixed=dict(self.fixed) | held | extra)
 
 
-def _dim_from_spec(name, spec, where: str, allow_beyond_limits: bool) -> Dim:
+def _dim_from_spec(name, spec, where: str, allow_beyond_limits: bool) -> tuple[Dim, tuple | None]:
     base = lookup(name, where)
     if isinstance(spec, (list, tuple)) and isinstance(base, Continuous):
         if len(spec) != 2:
@@ -246,23 +297,62 @@ def _dim_from_spec(name, spec, where: str, allow_beyond_limits: bool) -> Dim:
     if not isinstance(spec, Mapping):
         raise ParamError(name, f"expected [low, high] or a mapping, got {spec!r}", where)
     if isinstance(base, Categorical):
-        unknown = set(spec) - {"choices", "default"}
+        unknown = set(spec) - {"choices", "default", "weights"}
         if unknown:
-            raise ParamError(name, f"unknown field '{sorted(unknown)[0]}' (choices, default)", where)
+            raise ParamError(name, f"unknown field '{sorted(unknown)[0]}' (choices, default, weights)", where)
         choices = tuple(spec.get("choices", base.choices))
         for c in choices:
             check_value(base, c, where)
         default = spec.get("default", base.default if base.default in choices else choices[0])
         if default not in choices:
             raise ParamError(name, f"default {default!r} is not among the choices", where)
-        return Categorical(name, choices, default, base.doc)
-    unknown = set(spec) - {"low", "high", "default"}
+        prior = None
+        if "weights" in spec:
+            w = spec["weights"]
+            if (not isinstance(w, (list, tuple)) or len(w) != len(choices) or not all(_is_number(x) for x in w)
+                    or any(x < 0 for x in w) or sum(w) <= 0 or not all(math.isfinite(x) for x in w)):
+                raise ParamError(name, f"weights must be {len(choices)} non-negative numbers (one per choice) "
+                                 f"with a positive sum, got {w!r}", where)
+            prior = ("weights", tuple(float(x) for x in w))
+        return Categorical(name, choices, default, base.doc), prior
+    unknown = set(spec) - {"low", "high", "default", "dist", "mean", "std"}
     if unknown:
-        raise ParamError(name, f"unknown field '{sorted(unknown)[0]}' (low, high, default)", where)
+        raise ParamError(name, f"unknown field '{sorted(unknown)[0]}' (low, high, default, dist, mean, std)", where)
     low = check_value(base, spec.get("low", base.low), where, allow_beyond_limits)
     high = check_value(base, spec.get("high", base.high), where, allow_beyond_limits)
     if not low < high:
         raise ParamError(name, f"low ({low:g}) must be below high ({high:g})", where)
-    default = spec.get("default", min(max(base.default, low), high))
+    dist = spec.get("dist", "normal" if "mean" in spec or "std" in spec else "uniform")
+    if dist not in _DISTRIBUTIONS:
+        raise ParamError(name, f"unknown dist {dist!r} (one of {', '.join(_DISTRIBUTIONS)})", where)
+    prior = None
+    if dist == "normal":
+        mean, std = spec.get("mean", (low + high) / 2), spec.get("std")
+        if not _is_number(std) or not math.isfinite(std) or std <= 0:
+            raise ParamError(name, f"a normal dist needs a positive std, got {std!r}", where)
+        mean = check_value(base, mean, where, allow_beyond_limits, low, high)
+        prior = ("normal", mean, float(std))
+    elif "mean" in spec or "std" in spec:
+        raise ParamError(name, "mean / std belong to dist: normal", where)
+    default = spec.get("default", prior[1] if prior else min(max(base.default, low), high))
     default = check_value(base, default, where, allow_beyond_limits, low, high)
-    return replace(base, low=low, high=high, default=default)
+    return replace(base, low=low, high=high, default=default), prior
+
+
+def _pose_set_from_spec(spec, source: str, where: str) -> PoseSetPrior:
+    from synthgen.body.pose_library import load_pose_file
+
+    if isinstance(spec, str):
+        spec = {"file": spec}
+    if not isinstance(spec, Mapping) or "file" not in spec or set(spec) - {"file", "weight"}:
+        raise ParamError("pose_set", "expected {file: POSES.yaml, weight: 0..1}", where)
+    weight = spec.get("weight", 1.0)
+    if not _is_number(weight) or not 0.0 < weight <= 1.0:
+        raise ParamError("pose_set.weight", f"expected a probability in (0, 1], got {weight!r}", where)
+    path = Path(source).parent / str(spec["file"])
+    if not path.is_file():
+        raise ParamError("pose_set.file", f"no such file: {path} (write one with `synthgen pose import`)", where)
+    poses = load_pose_file(path)
+    if not poses:
+        raise ConfigError(str(path), "the pose set holds no poses")
+    return PoseSetPrior(str(spec["file"]), float(weight), tuple(p.angles for p in poses.values()))

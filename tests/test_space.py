@@ -138,3 +138,30 @@ def test_anny_shape_prior_is_seeded_and_in_range():
     assert a == b
     heights = [p["shape.height"] for p in a]
     assert all(0.0 <= h <= 1.0 for h in heights) and len(set(heights)) > 1
+
+
+def test_scene_distributions_normal_weights_and_pose_set(tmp_path):
+    from synthgen.space import ParamSpace
+
+    poses = tmp_path / "poses.yaml"
+    poses.write_text("poses:\n  p0:\n    angles: {pose.left_elbow.flex: 111}\n"
+                     "  p1:\n    angles: {pose.left_elbow.flex: 77}\n")
+    f = tmp_path / "space.yaml"
+    f.write_text("dims:\n"
+                 "  camera.pitch: {low: -10, high: 40, dist: normal, mean: 5, std: 4}\n"
+                 "  background.kind: {choices: [solid, gradient, clutter], weights: [8, 2, 0]}\n"
+                 "  camera.yaw: [-30, 30]\n"
+                 "pose_set: {file: poses.yaml, weight: 0.5}\n")
+    space = ParamSpace.from_yaml(f)
+    s = space.sample(0, 4000)
+    pitch = np.array([p["camera.pitch"] for p in s])
+    assert abs(pitch.mean() - 5) < 0.3 and abs(pitch.std() - 4) < 0.3 and pitch.min() >= -10
+    kinds = [p["background.kind"] for p in s]
+    assert kinds.count("clutter") == 0 and 0.75 < kinds.count("solid") / len(kinds) < 0.85
+    elbows = [p.get("pose.left_elbow.flex") for p in s]
+    share = sum(e in (111, 77) for e in elbows) / len(elbows)
+    assert 0.45 < share < 0.55
+    # the same seed, the same samples; vectors ignore the priors
+    assert space.sample(5) == space.sample(5)
+    assert space.to_dict()["dims"]["camera.pitch"]["dist"] == "normal"
+    assert ParamSpace.from_dict(space.to_dict() | {"pose_set": None}).priors == space.priors

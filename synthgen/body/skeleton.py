@@ -46,3 +46,12 @@ DENSEPOSE_PART_IDS: dict[str, int] = {v: k for k, v in DENSEPOSE_PARTS.items()}
 def joint_index(name: str) -> int:
     return SMPL_JOINTS.index(name)
 
+
+#: DensePose-COCO's 14 coarse segments (``dp_masks``) and the fine parts each one joins.
+DENSEPOSE_COARSE: dict[int, tuple[str, tuple[int, ...]]] = {
+    1: ("torso", (1, 2)), 2: ("right_hand", (3,)), 3: ("left_hand", (4,)), 4: ("left_foot", (5,)),
+    5: ("right_foot", (6,)), 6: ("upper_leg_right", (7, 9)), 7: ("upper_leg_left", (8, 10)),
+    8: ("lower_leg_right", (11, 13)), 9: ("lower_leg_left", (12, 14)), 10: ("upper_arm_left", (15, 17)),
+    11: ("upper_arm_right", (16, 18)), 12: ("lower_arm_left", (19, 21)), 13: ("lower_arm_right", (20, 22)),
+    14: ("head", (23, 24)),
+}

@@ -108,6 +108,21 @@ def background_image(kind: str, width: int, height: int, hue: float, brightness:
             fill = tuple(int(255 * v) for v in c)
             (draw.ellipse if rng.random() < 0.4 else draw.rectangle)(box, fill=fill)
         img = np.asarray(canvas.filter(ImageFilter.GaussianBlur(radius=max(width, height) / 400)), dtype=np.float64) / 255.0
+    elif kind == "outdoor":  # sky over textured ground (grass / earth / paving by hue), horizon by variant
+        horizon = int(height * (0.35 + 0.3 * variant))
+        side = max(width, height)
+        sky_top = hue_colour(0.58, 0.45, 0.55 + 0.4 * brightness)
+        sky_low = hue_colour(0.56, 0.15, 0.75 + 0.25 * brightness)
+        ramp = np.linspace(0.0, 1.0, max(horizon, 1))[:, None, None]
+        sky = np.broadcast_to(sky_top * (1 - ramp) + sky_low * ramp, (max(horizon, 1), width, 3))
+        clouds = smooth_noise(side, 6, rng)[:horizon, :width, None]
+        sky = sky * (1 - 0.35 * np.clip(clouds - 0.4, 0, 1)) + 0.35 * np.clip(clouds - 0.4, 0, 1)
+        ground_colour = hue_colour(hue, 0.45, 0.2 + 0.5 * brightness)
+        texture = (0.55 * smooth_noise(side, 48, rng) + 0.3 * smooth_noise(side, 12, rng)
+                   + 0.15 * rng.random((side, side)))[: height - horizon, :width, None]
+        depth = np.linspace(0.6, 1.0, max(height - horizon, 1))[:, None, None]
+        ground = ground_colour * (0.6 + 0.8 * texture) * depth
+        img = np.concatenate([sky[:horizon], ground], axis=0)
     elif kind == "image":
         files = list_images(folder) if folder else []
         if not files:
