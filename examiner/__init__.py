@@ -1,2 +1,2 @@
-"""examiner: models under test, metrics, failure search and fine-tuning over synthgen's
-named parameter space. Its modules arrive with the examiner issues; synthgen stands alone."""
+"""examiner: models under test, metrics, fault-tolerant evaluation, Gymnasium / PettingZoo
+environments, failure search and fine-tuning over synthgen's named parameter space."""

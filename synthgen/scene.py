@@ -32,9 +32,12 @@ class SceneConfig:
     source: str = "<dict>"
     #: folder of the user's TailorNet files (``garment.backend: tailornet``)
     tailornet: str | None = None
+    #: sections that tools built on synthgen read (e.g. the examiner's ``search`` and
+    #: ``failure``), kept as given, with their lines: {key: (value, "file:line")}
+    extra: dict = field(default_factory=dict)
 
     @classmethod
-    def from_yaml(cls, path: str | Path, size: int | None = None) -> "SceneConfig":
+    def from_yaml(cls, path: str | Path, size: int | None = None, extra: tuple[str, ...] = ()) -> "SceneConfig":
         from synthgen.yamlio import load_yaml_with_lines
 
         data, lines = load_yaml_with_lines(path)
@@ -62,10 +65,11 @@ class SceneConfig:
             folder = str((Path(path).parent / folder).resolve())
             if not Path(folder).is_dir():
                 raise ParamError("background_folder", f"no such folder: {folder}", where("background_folder"))
-        rest = {k: v for k, v in data.items() if k not in _SCENE_KEYS}
+        rest = {k: v for k, v in data.items() if k not in _SCENE_KEYS + tuple(extra)}
         space = ParamSpace.from_dict(rest, str(path), lines)
+        kept = {k: (data[k], where(k)) for k in extra if k in data}
         return cls(space, dims["width"], dims["height"], body.get("backend", "anny"), body.get("models"),
-                   folder, str(path), body.get("tailornet"))
+                   folder, str(path), body.get("tailornet"), kept)
 
 
 @dataclass

@@ -1,0 +1,166 @@
+"""``examiner`` command line. Errors a user can fix print one line and exit with code 2."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from synthgen.errors import SynthgenError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Find where a pose model fails over synthgen's parameter space, and fix it.")
+console = Console()
+MODEL_HELP = "Model under test: mediapipe | torch:PATH | onnx:PATH | python:module:function | planted:FILE.yaml"
+
+
+# --- the trainable baseline -----------------------------------------------------------------------
+#: the held-out set's seed is the training seed plus this (distinct seeds: disjoint samples)
+HELDOUT_SEED_OFFSET = 1_000_000
+
+
+class _GenerateProgress:
+    """generate()'s progress protocol on a rich progress bar."""
+
+    def __init__(self, progress, label: str):
+        self.progress, self.label, self.task = progress, label, None
+
+    def start(self, total: int, done: int) -> None:
+        self.task = self.progress.add_task(self.label, total=total, completed=done)
+
+    def advance(self, k: int) -> None:
+        self.progress.advance(self.task, k)
+
+
+def _render(scene, n: int, folder, seed: int, workers: int, size: int | None, label: str) -> float:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from synthgen.dataset.generate import generate
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as bar:
+        summary = generate(scene, n, folder, seed=seed, workers=workers, size=size, formats="coco",
+                           progress=_GenerateProgress(bar, label))
+    kept = f", {summary.kept} shard(s) kept from an earlier run" if summary.kept else ""
+    console.print(f"{label}: {summary.rendered} rendered in {summary.seconds:.0f} s{kept} -> {folder}")
+    return summary.seconds
+
+
+def _pck_table(title: str, result: dict):
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("images", "keypoints", "PCK@0.05", "PCK@0.1", "PCK@0.2", "mean error (px)", "detected"):
+        table.add_column(col, justify="right")
+    table.add_row(str(result["images"]), str(result["keypoints"]), f"{result['pck@0.05']:.3f}",
+                  f"{result['pck@0.1']:.3f}", f"{result['pck@0.2']:.3f}", f"{result['mean_error_px']:.2f}",
+                  f"{result['detected']:.3f}")
+    return table
+
+
+@app.command("train-baseline")
+def train_baseline(
+    scene: str = typer.Option(..., "--scene", help="Scene file the training and held-out images are rendered from."),
+    out: str = typer.Option(..., "--out", help="Checkpoint file to write (torch:PATH loads it)."),
+    n: int = typer.Option(3000, "-n", help="Training images to render."),
+    val: int = typer.Option(300, "--val", help="Held-out images (rendered with another seed; 0: none)."),
+    steps: int = typer.Option(2000, "--steps", help="Optimiser steps."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Images per step."),
+    lr: float = typer.Option(2e-3, "--lr", help="Peak AdamW learning rate (cosine schedule)."),
+    input_size: int = typer.Option(128, "--input-size", help="Network input side, a multiple of 32."),
+    size: int = typer.Option(256, "--size", help="Rendered image side in pixels."),
+    workers: int = typer.Option(2, "--workers", help="Rendering worker processes."),
+    seed: int = typer.Option(0, "--seed", help="Training set and training seed (held-out: seed + 1000000)."),
+    data: str = typer.Option(None, "--data", help="Dataset folder (default: OUT's name + '_data' next to it); "
+                                                  "reused or resumed when present."),
+) -> None:
+    """Render a training and a held-out set, train the heatmap baseline, report held-out PCK."""
+    import time
+    from pathlib import Path
+
+    import torch
+
+    from examiner.models.baseline import BaselineConfig, TorchBaseline, evaluate_pck, train
+    from synthgen.errors import ParamError
+
+    for name, value, low in (("-n", n, 1), ("--val", val, 0), ("--steps", steps, 1), ("--batch-size", batch_size, 1),
+                             ("--workers", workers, 1), ("--seed", seed, 0), ("--size", size, 32)):
+        if value < low:
+            raise ParamError(name, f"must be at least {low}, got {value}")
+    if not lr > 0:
+        raise ParamError("--lr", f"must be positive, got {lr}")
+    config = BaselineConfig(input_size=input_size)
+    if input_size < 32 or input_size % 32:
+        raise ParamError("--input-size", f"must be a positive multiple of 32, got {input_size}")
+    out_path = Path(out)
+    if out_path.is_dir():
+        raise ParamError("--out", f"{out_path} is a folder; name the checkpoint file")
+    root = Path(data) if data else out_path.with_name(out_path.stem + "_data")
+    t0 = time.perf_counter()
+    times = {"render_train_s": _render(scene, n, root / "train", seed, workers, size, "training set")}
+    if val:
+        times["render_heldout_s"] = _render(scene, val, root / "heldout", seed + HELDOUT_SEED_OFFSET, workers, size,
+                                            "held-out set")
+    model = TorchBaseline(config)
+    t1 = time.perf_counter()
+    summary = train(model, [root / "train"], steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+                    log=lambda line: console.print(line, highlight=False))
+    times["train_s"] = round(time.perf_counter() - t1, 1)
+    model.summary["scene"] = str(scene)
+    model.summary["render_size"] = size
+    model.summary["train"]["seed_data"] = seed
+    if val:
+        t2 = time.perf_counter()
+        result = evaluate_pck(model, root / "heldout")
+        times["eval_s"] = round(time.perf_counter() - t2, 1)
+        result["seed"] = seed + HELDOUT_SEED_OFFSET
+        model.summary["heldout"] = result
+        console.print(_pck_table(f"held-out PCK (bbox-normalised), {val} images of {Path(scene).name}", result))
+    times["total_s"] = round(time.perf_counter() - t0, 1)
+    model.summary["timings"] = {k: round(v, 1) for k, v in times.items()}
+    model.save(out_path)
+    console.print(f"saved {out_path} ({model.n_params() / 1e6:.2f} M parameters, {torch.get_num_threads()} threads; "
+                  f"trained in {summary['seconds'] / 60:.1f} min, {times['total_s'] / 60:.1f} min in all)")
+
+
+@app.command("export-onnx")
+def export_onnx(
+    model: str = typer.Option(..., "--model", help="The baseline to export: torch:CKPT."),
+    out: str = typer.Option(..., "--out", help="ONNX file to write; its spec goes to OUT.json."),
+    opset: int = typer.Option(17, "--opset", help="ONNX opset."),
+) -> None:
+    """Export the trainable baseline to ONNX with its input/output spec (onnx:OUT runs it)."""
+    from examiner.models.baseline import TorchBaseline
+    from examiner.models.onnx_model import export_baseline
+    from synthgen.errors import ParamError
+
+    kind, _, path = model.partition(":")
+    if kind != "torch" or not path:
+        raise ParamError("--model", f"export-onnx exports the baseline, torch:CKPT; got {model!r}")
+    onnx_path, spec_path = export_baseline(TorchBaseline.load(path), out, opset)
+    console.print(f"wrote {onnx_path} and {spec_path}")
+
+
+def main() -> None:
+    try:
+        rc = app(standalone_mode=False)
+        sys.exit(rc if isinstance(rc, int) else 0)
+    except SynthgenError as e:
+        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False)
+        sys.exit(2)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(130)
+    except Exception as e:  # click usage errors
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(2)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""``planted:FILE.yaml``: a benchmark model with known failure regions. It returns the ground
+truth keypoints plus small noise, except for samples whose parameters fall inside one of the
+hidden regions, where it fails in the region's way:
+
+    noise_px: 1.0            # Gaussian noise (pixels) outside the regions
+    regions:
+      - name: left_arm_raise_side_view
+        bounds: {pose.left_shoulder.abduct: [100, 160], camera.yaw: [40, 90]}
+        effect: drop         # drop (no person found) | swap (left / right swapped) | jitter (large noise)
+
+It reads only the SampleInfo (parameters and ground truth), so the evaluator does not need to
+render pixels for it. Its output for a parameter dict is deterministic."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from examiner.models.base import ModelUnderTest, Prediction
+from synthgen.body.skeleton import COCO_KEYPOINTS
+from synthgen.catalog import Continuous, lookup
+from synthgen.errors import ConfigError, ParamError
+
+EFFECTS = ("drop", "swap", "jitter")
+FLIP = np.array([COCO_KEYPOINTS.index(k.replace("left_", "right_") if k.startswith("left_") else
+                                      k.replace("right_", "left_")) for k in COCO_KEYPOINTS])
+JITTER = 0.25  # jitter noise, in box sizes
+
+
+@dataclass(frozen=True)
+class PlantedRegion:
+    name: str
+    bounds: dict  # name -> (lo, hi)
+    effect: str
+
+    def contains(self, params: dict) -> bool:
+        for k, (lo, hi) in self.bounds.items():
+            v = params.get(k, lookup(k).default)
+            if not lo <= float(v) <= hi:
+                return False
+        return True
+
+
+class PlantedModel(ModelUnderTest):
+    needs_image = False
+
+    def __init__(self, regions: list[PlantedRegion], noise_px: float = 1.0, name: str = "planted"):
+        self.regions = regions
+        self.noise_px = noise_px
+        self.name = name
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "PlantedModel":
+        from synthgen.yamlio import load_yaml_with_lines
+
+        path = Path(path)
+        if not path.is_file():
+            raise ParamError("--model", f"planted model file not found: {path}")
+        data, lines = load_yaml_with_lines(path)
+        at = lambda *k: f"{path}:{lines.get(k, '?')}"  # noqa: E731
+        if not isinstance(data, dict) or not isinstance(data.get("regions"), list) or not data["regions"]:
+            raise ConfigError(str(path), "expected 'regions:' with at least one {name, bounds, effect}")
+        unknown = set(data) - {"regions", "noise_px", "description"}
+        if unknown:
+            raise ParamError(sorted(unknown)[0], "unknown key (regions, noise_px, description)", at(sorted(unknown)[0]))
+        regions = []
+        for i, r in enumerate(data["regions"]):
+            if not isinstance(r, dict) or not isinstance(r.get("bounds"), dict) or not r["bounds"]:
+                raise ParamError(f"regions[{i}]", "needs 'bounds: {param: [lo, hi], ...}'", at("regions", i))
+            effect = r.get("effect", "drop")
+            if effect not in EFFECTS:
+                raise ParamError(f"regions[{i}].effect", f"{effect!r} is not one of {', '.join(EFFECTS)}",
+                                 at("regions", i, "effect"))
+            bounds = {}
+            for name, b in r["bounds"].items():
+                where = at("regions", i, "bounds", name)
+                dim = lookup(name, where)
+                if not isinstance(dim, Continuous):
+                    raise ParamError(name, "planted bounds need a continuous parameter", where)
+                if (not isinstance(b, list) or len(b) != 2 or not all(isinstance(x, (int, float)) for x in b)
+                        or not b[0] < b[1]):
+                    raise ParamError(name, f"bounds must be [low, high] with low < high, got {b!r}", where)
+                bounds[name] = (float(b[0]), float(b[1]))
+            regions.append(PlantedRegion(str(r.get("name", f"region_{i}")), bounds, effect))
+        return cls(regions, float(data.get("noise_px", 1.0)), f"planted:{path.name}")
+
+    def region_of(self, params: dict) -> PlantedRegion | None:
+        for r in self.regions:
+            if r.contains(params):
+                return r
+        return None
+
+    def predict(self, images, infos=None) -> Prediction:
+        if infos is None:
+            raise ParamError("--model", "the planted model needs each sample's parameters and ground truth")
+        B = len(infos)
+        kp = np.zeros((B, 17, 2))
+        scores = np.ones((B, 17))
+        det = np.ones(B, dtype=bool)
+        for b, info in enumerate(infos):
+            digest = hashlib.sha256(json.dumps(info.params, sort_keys=True, default=str).encode()).digest()
+            rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+            gt = np.asarray(info.keypoints2d, dtype=np.float64)
+            kp[b] = gt + rng.normal(0.0, self.noise_px, gt.shape)
+            region = self.region_of(info.params)
+            if region is None:
+                continue
+            if region.effect == "drop":
+                det[b], scores[b] = False, 0.0
+            elif region.effect == "swap":
+                kp[b] = kp[b][FLIP]  # left and right labels exchanged
+            else:
+                size = max(float(info.bbox[2]), float(info.bbox[3]), 1.0)
+                kp[b] = gt + rng.normal(0.0, JITTER * size, gt.shape)
+        return Prediction(kp, scores, det)

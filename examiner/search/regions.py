@@ -1,0 +1,133 @@
+"""Failure regions: axis-aligned boxes over the searched dims, held in the normalized space
+[-1, 1]^D that agents act in and reported in named physical units. A region is reported only
+after validation: samples drawn uniformly inside it fail at a high enough rate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from synthgen.catalog import Categorical
+from synthgen.space import ParamSpace
+
+
+@dataclass
+class Region:
+    lo: np.ndarray  # (D,) normalized lower corner
+    hi: np.ndarray  # (D,) normalized upper corner
+    id: int = -1
+    failure_rate: float | None = None  # validated failure rate (None: not validated yet)
+    validated_samples: int = 0
+    examples: list = field(default_factory=list)  # query ids of failing samples inside
+    owner: str = ""  # the agent / strategy that found it
+    found_at: int = 0  # queries used when it was validated
+
+    def __post_init__(self):
+        self.lo = np.asarray(self.lo, dtype=np.float64)
+        self.hi = np.asarray(self.hi, dtype=np.float64)
+        if self.lo.shape != self.hi.shape or (self.lo > self.hi).any():
+            raise ValueError("a region needs lo <= hi in every dim")
+
+    @classmethod
+    def around(cls, x: np.ndarray, half_width: float | np.ndarray, **kw) -> "Region":
+        x = np.asarray(x, dtype=np.float64)
+        return cls(np.clip(x - half_width, -1, 1), np.clip(x + half_width, -1, 1), **kw)
+
+    @property
+    def center(self) -> np.ndarray:
+        return 0.5 * (self.lo + self.hi)
+
+    @property
+    def volume(self) -> float:
+        """Fraction of the whole searched space that the box covers."""
+        return float(np.prod((self.hi - self.lo) / 2.0))
+
+    def contains(self, x: np.ndarray) -> bool | np.ndarray:
+        x = np.asarray(x)
+        return ((x >= self.lo - 1e-12) & (x <= self.hi + 1e-12)).all(-1)
+
+    def contains_region(self, other: "Region") -> bool:
+        return bool((self.lo <= other.lo + 1e-12).all() and (self.hi >= other.hi - 1e-12).all())
+
+    def intersection(self, other: "Region") -> float:
+        side = np.clip(np.minimum(self.hi, other.hi) - np.maximum(self.lo, other.lo), 0, None)
+        return float(np.prod(side / 2.0))
+
+    def iou(self, other: "Region") -> float:
+        inter = self.intersection(other)
+        union = self.volume + other.volume - inter
+        return inter / union if union > 0 else 0.0
+
+    def distance(self, x: np.ndarray) -> float:
+        """Euclidean distance (normalized units) from x to the box (0 inside)."""
+        d = np.maximum(np.maximum(self.lo - x, 0), np.maximum(x - self.hi, 0))
+        return float(np.linalg.norm(d))
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.uniform(self.lo, self.hi, size=(n, len(self.lo)))
+
+    def named(self, space: ParamSpace) -> dict:
+        """Bounds and centre in physical units for continuous dims (categorical dims: the
+        choices the box covers)."""
+        lo, hi = space.from_vector(self.lo), space.from_vector(self.hi)
+        c = space.from_vector(self.center)
+        bounds, center = {}, {}
+        for d in space.dims:
+            if isinstance(d, Categorical):
+                k = len(d.choices)
+                i0 = min(int((self.lo[space.names.index(d.name)] + 1) / 2 * k), k - 1)
+                i1 = min(int((self.hi[space.names.index(d.name)] + 1) / 2 * k), k - 1)
+                bounds[d.name] = list(d.choices[i0:i1 + 1])
+                center[d.name] = c[d.name]
+            else:
+                bounds[d.name] = [round(lo[d.name], 4), round(hi[d.name], 4)]
+                center[d.name] = round(c[d.name], 4)
+        return {"bounds": bounds, "center": center}
+
+    def to_dict(self, space: ParamSpace) -> dict:
+        return {"id": self.id, **self.named(space), "failure_rate": self.failure_rate,
+                "validated_samples": self.validated_samples, "volume": self.volume,
+                "examples": list(self.examples), "owner": self.owner, "found_at_query": self.found_at,
+                "normalized": {"lo": self.lo.round(6).tolist(), "hi": self.hi.round(6).tolist()}}
+
+
+class RegionRegistry:
+    """The validated regions found so far, shared by every agent of a search. Adding a region
+    that duplicates one already held (IoU above ``merge_iou``, or one box inside the other)
+    keeps the larger box."""
+
+    def __init__(self, merge_iou: float = 0.5):
+        self.merge_iou = merge_iou
+        self.regions: list[Region] = []
+        self._next_id = 0
+
+    def __len__(self) -> int:
+        return len(self.regions)
+
+    def add(self, region: Region) -> Region:
+        """Returns the region kept (the new one, or the existing duplicate, enlarged if the new
+        one is bigger)."""
+        for i, r in enumerate(self.regions):
+            if r.iou(region) >= self.merge_iou or r.contains_region(region) or region.contains_region(r):
+                if region.volume > r.volume:
+                    region.id = r.id
+                    region.examples = list(dict.fromkeys(r.examples + region.examples))
+                    self.regions[i] = region
+                    return region
+                r.examples = list(dict.fromkeys(r.examples + region.examples))
+                return r
+        region.id = self._next_id
+        self._next_id += 1
+        self.regions.append(region)
+        return region
+
+    def containing(self, x: np.ndarray) -> Region | None:
+        for r in self.regions:
+            if r.contains(x):
+                return r
+        return None
+
+    def nearest_distance(self, x: np.ndarray) -> float:
+        """Distance to the nearest region (inf when there is none)."""
+        return min((r.distance(x) for r in self.regions), default=float("inf"))
