@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.console import Console
@@ -65,7 +67,7 @@ def train_baseline(
     out: str = typer.Option(..., "--out", help="Checkpoint file to write (torch:PATH loads it)."),
     n: int = typer.Option(3000, "-n", help="Training images to render."),
     val: int = typer.Option(300, "--val", help="Held-out images (rendered with another seed; 0: none)."),
-    steps: int = typer.Option(2000, "--steps", help="Optimiser steps."),
+    steps: int = typer.Option(1500, "--steps", help="Optimiser steps."),
     batch_size: int = typer.Option(32, "--batch-size", help="Images per step."),
     lr: float = typer.Option(2e-3, "--lr", help="Peak AdamW learning rate (cosine schedule)."),
     input_size: int = typer.Option(128, "--input-size", help="Network input side, a multiple of 32."),
@@ -76,7 +78,12 @@ def train_baseline(
                                                   "reused or resumed when present."),
 ) -> None:
     """Render a training and a held-out set, train the heatmap baseline, report held-out PCK."""
+    import os
     import time
+
+    # torch's worker threads sleep instead of spinning when they wait: on a shared machine a
+    # spinning thread whose partner is descheduled makes steps several times slower
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from pathlib import Path
 
     import torch
@@ -90,9 +97,9 @@ def train_baseline(
             raise ParamError(name, f"must be at least {low}, got {value}")
     if not lr > 0:
         raise ParamError("--lr", f"must be positive, got {lr}")
-    config = BaselineConfig(input_size=input_size)
     if input_size < 32 or input_size % 32:
         raise ParamError("--input-size", f"must be a positive multiple of 32, got {input_size}")
+    config = BaselineConfig(input_size=input_size)
     out_path = Path(out)
     if out_path.is_dir():
         raise ParamError("--out", f"{out_path} is a folder; name the checkpoint file")
@@ -140,6 +147,135 @@ def export_onnx(
         raise ParamError("--model", f"export-onnx exports the baseline, torch:CKPT; got {model!r}")
     onnx_path, spec_path = export_baseline(TorchBaseline.load(path), out, opset)
     console.print(f"wrote {onnx_path} and {spec_path}")
+
+
+class _SearchProgress:
+    """A progress bar: queries used of the budget, failures, validated regions."""
+
+    def __init__(self, budget: int, label: str = "searching"):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("queries"),
+                            TextColumn("{task.fields[state]}"), TimeElapsedColumn(), console=console)
+        self.task = self.bar.add_task("queries", total=budget, state="")
+
+    def __call__(self, ctx) -> None:
+        self.bar.update(self.task, completed=ctx.used,
+                        state=f"{ctx.failures} failures, {len(ctx.registry)} validated regions")
+
+
+@app.command()
+def search(model: str = typer.Option(..., help=MODEL_HELP),
+           space: str = typer.Option(..., help="Search space YAML (scenes/search_pose.yaml, search_view.yaml, ...)."),
+           strategy: str = typer.Option("marl", help="random | cmaes | poseexaminer | marl"),
+           budget: int = typer.Option(..., help="Model queries in all (validation and growth included)."),
+           agents: int = typer.Option(4, help="Agents (marl, poseexaminer)."),
+           seed: int = typer.Option(0, help="Search seed."),
+           out: str = typer.Option(..., help="Output folder: failures.json, queries.jsonl, run.json."),
+           resume: bool = typer.Option(False, "--resume", help="Continue an interrupted search in --out."),
+           samples: int = typer.Option(32, help="Validation samples per region."),
+           threshold: float = typer.Option(0.8, help="Failure rate a region must reach to be reported.")):
+    """Search the space for regions where the model fails; validate and report them."""
+    from rich.table import Table
+
+    from examiner.search.context import Validation
+    from examiner.search.run import run_search
+
+    progress = _SearchProgress(budget)
+    with progress.bar:
+        result = run_search(model, space, strategy, budget, out, agents, seed, resume,
+                            Validation(samples, threshold), progress)
+    table = Table("region", "failure rate", "bounds (searched dims narrowed from their full range)",
+                  title=f"{len(result['regions'])} validated regions, {result['queries_used']} queries, "
+                        f"{result['failures']} failures ({result['seconds']:.0f} s)")
+    full = {d["name"]: d for d in result["searched_dims"]}
+    for r in result["regions"]:
+        narrowed = []
+        for k, b in r["bounds"].items():
+            d = full[k]
+            if "low" in d and (b[0] > d["low"] + 1e-6 or b[1] < d["high"] - 1e-6):
+                narrowed.append(f"{k} {b[0]:.4g}..{b[1]:.4g} {d['unit']}".strip())
+        table.add_row(str(r["id"]), f"{r['failure_rate']:.2f} of {r['validated_samples']}", "; ".join(narrowed))
+    console.print(table)
+    console.print(f"wrote {out}/failures.json and {out}/queries.jsonl")
+
+
+@app.command()
+def benchmark(model: str = typer.Option(..., help=MODEL_HELP),
+              space: str = typer.Option(..., help="Search space YAML."),
+              budget: int = typer.Option(..., help="Queries per run."),
+              seeds: int = typer.Option(3, help="Seeds per strategy."),
+              agents: int = typer.Option(4, help="Agents (marl, poseexaminer)."),
+              strategies: str = typer.Option("random,cmaes,poseexaminer,marl", help="Comma list."),
+              out: str = typer.Option("out/benchmark", help="Output folder (one sub-folder per run)."),):
+    """Every strategy on one model, space, budget and seeds: regions found, efficiency,
+    and recall / precision against a planted model's hidden regions."""
+    from rich.table import Table
+
+    from examiner.search.benchmark import benchmark as run
+
+    names = tuple(s.strip() for s in strategies.split(",") if s.strip())
+    with console.status("benchmarking...") as status:
+        doc = run(model, space, budget, seeds, out, agents, names,
+                  progress=lambda s, k: status.update(f"benchmarking: {s}, seed {k}"))
+    planted = doc["planted_regions"] is not None
+    cols = ["strategy", "regions", "regions / 1000 q", "first region at"] + (["recall", "precision"] if planted else [])
+    table = Table(*cols, title=f"{model} on {space}: budget {budget}, {seeds} seeds"
+                  + (f", {doc['planted_regions']} planted regions" if planted else ""))
+    for s in doc["summary"]:
+        first = "-" if s["first_region_at"] is None else f"{s['first_region_at']:.0f}"
+        row = [s["strategy"], f"{s['regions']:.2f} +- {s['regions_sd']:.2f}", f"{s['regions_per_1000']:.2f}", first]
+        if planted:
+            row += [f"{s['recall']:.2f}", f"{s['precision']:.2f}"]
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"wrote {out}/benchmark.json")
+
+
+@app.command()
+def report(folder: str = typer.Argument(..., help="A search's --out folder (or a benchmark folder)."),
+           examples: int = typer.Option(4, help="Example images per region.")):
+    """Turn failures.json into report.html (self-contained) and report.md."""
+    from examiner.report import write_report
+
+    with console.status("rendering examples and plots..."):
+        html, md = write_report(folder, examples)
+    console.print(f"wrote {Path(html).resolve()}\nwrote {Path(md).resolve()}")
+
+
+@app.command()
+def compare(a: str = typer.Argument(..., help="First search folder."),
+            b: str = typer.Argument(..., help="Second search folder (another model, or after fine-tuning)."),
+            out: str = typer.Option("out/compare.html", help="Page to write.")):
+    """Two searches side by side."""
+    from examiner.report import compare as run
+
+    console.print(f"wrote {Path(run(a, b, out)).resolve()}")
+
+
+@app.command()
+def demo(out: str = typer.Option("out/examiner_demo", help="Output folder."),
+         quick: bool = typer.Option(False, "--quick", help="A smaller budget (for CI)."),
+         budget: Optional[int] = typer.Option(None, help="Queries (default 400, or 160 with --quick)."),
+         model: str = typer.Option("mediapipe", help=MODEL_HELP)):
+    """A small multi-agent search against BlazePose, then its report."""
+    from rich.table import Table
+
+    from examiner.demo import run_demo
+
+    n = budget or (160 if quick else 400)
+    progress = _SearchProgress(n, f"searching {model} for failures")
+    with progress.bar:
+        result, html = run_demo(out, n, model=model, progress=progress)
+    table = Table("region", "fails", "where", title=f"{len(result['regions'])} failure regions of {model} "
+                  f"({result['queries_used']} queries, {result['seconds']:.0f} s)")
+    from examiner.report import plain_summary
+
+    for r in result["regions"]:
+        table.add_row(str(r["id"]), f"{100 * r['failure_rate']:.0f}% of {r['validated_samples']}",
+                      "; ".join(plain_summary(r, result["searched_dims"])))
+    console.print(table)
+    console.print(f"[bold green]report:[/] {Path(html).resolve()}")
 
 
 def main() -> None:

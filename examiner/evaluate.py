@@ -20,6 +20,8 @@ from synthgen.errors import SynthgenError
 #: query status: scored; the model raised; the model returned an invalid prediction; the
 #: parameters could not be rendered
 STATUSES = ("ok", "model_error", "bad_output", "render_error")
+#: a standing person's silhouette covers about half of its box (the area used without pixels)
+SILHOUETTE_FILL = 0.5
 
 
 @dataclass
@@ -39,7 +41,7 @@ class Query:
 
     def to_json(self) -> str:
         d = asdict(self)
-        d["error"] = None if not np.isfinite(self.error) else round(self.error, 6)
+        d["error"] = None if not np.isfinite(self.error) else float(self.error)  # exact: a resume replays it
         return json.dumps(d, default=float)
 
 
@@ -83,9 +85,9 @@ class Evaluator:
         for i, p in enumerate(params_list):
             full = self.space.fixed | self.space.validate({k: v for k, v in p.items() if k in self.space.names})
             key = cache_key(full)
-            if self._cache is not None and key in self._cache:
-                hit = self._cache[key]
-                out[i] = Query(**{**asdict(hit), "cached": True})
+            hit = self.cached(key)
+            if hit is not None:
+                out[i] = hit
             else:
                 todo.append((i, full, key))
         for start in range(0, len(todo), self.batch_size):
@@ -95,6 +97,21 @@ class Evaluator:
                 if self._cache is not None:
                     self._cache[key] = q
         return out  # type: ignore[return-value]
+
+    def cached(self, key: str) -> Query | None:
+        """The cached query for a full parameter dict's key, marked as a cache hit."""
+        if self._cache is None or key not in self._cache:
+            return None
+        return Query(**{**asdict(self._cache[key]), "cached": True})
+
+    def remember(self, key: str, query: Query) -> None:
+        """Put a query answered elsewhere (a replayed log) into the cache, and keep the ids and
+        counts in step with the run that made it."""
+        if self._cache is not None:
+            self._cache[key] = query
+        self._next_id = max(self._next_id, query.id + 1)
+        self.queries_used += 1
+        self.counts[query.status] += 1
 
     # --- internals --------------------------------------------------------------------------
     def _searched(self, full: dict) -> dict:
@@ -109,15 +126,24 @@ class Evaluator:
 
     def _run(self, chunk) -> list[Query]:
         t0 = time.perf_counter()
-        truths, images, failures = [], [], {}
-        for j, (_, full, _) in enumerate(chunk):
+        failures = {}
+        if self.model.needs_image:
+            truths, images = [], []
+            for j, (_, full, _) in enumerate(chunk):
+                try:
+                    truth, image = self._rendered(full)
+                except Exception as e:  # noqa: BLE001 - a parameter point that cannot render is recorded
+                    failures[j] = ("render_error", _describe(e))
+                    truth, image = None, None
+                truths.append(truth)
+                images.append(image)
+        else:
+            images = [None] * len(chunk)
             try:
-                truth, image = self._ground_truth(full)
-            except Exception as e:  # noqa: BLE001 - a parameter point that cannot render is recorded
-                failures[j] = ("render_error", _describe(e))
-                truth, image = None, None
-            truths.append(truth)
-            images.append(image)
+                truths = self._keypoints_only([full for _, full, _ in chunk])
+            except Exception as e:  # noqa: BLE001
+                truths = [None] * len(chunk)
+                failures = {j: ("render_error", _describe(e)) for j in range(len(chunk))}
         ok = [j for j in range(len(chunk)) if j not in failures]
         preds: dict[int, tuple] = {}
         if ok:
@@ -167,38 +193,41 @@ class Evaluator:
         return {k: (pred.keypoints[k], bool(pred.detected[k]), None if pred.joints3d is None else pred.joints3d[k])
                 for k in range(len(infos))}, {}
 
-    def _ground_truth(self, full: dict) -> tuple[dict, np.ndarray | None]:
-        if self.model.needs_image:
-            s = self.renderer.render(full, self.seed)
-            info = SampleInfo(s.params, s.keypoints2d.astype(np.float64), s.visibility, s.bbox, self.seed)
-            return {"info": info, "area": float(s.mask_visible.sum()), "keypoints3d": s.keypoints3d}, s.image
-        return self._keypoints_only(full), None
+    def _rendered(self, full: dict) -> tuple[dict, np.ndarray]:
+        s = self.renderer.render(full, self.seed)
+        info = SampleInfo(s.params, s.keypoints2d.astype(np.float64), s.visibility, s.bbox, self.seed)
+        return {"info": info, "area": float(s.mask_visible.sum()), "keypoints3d": s.keypoints3d}, s.image
 
-    def _keypoints_only(self, full: dict) -> dict:
-        """Ground truth without pixels (for models that read none): the body's keypoints and
-        silhouette from the exact raster of the unclothed body; visibility 2 inside the image,
-        0 outside (no occlusion test)."""
+    def _keypoints_only(self, fulls: list[dict]) -> list[dict]:
+        """Ground truth without pixels, for models that read none (one batched body call): the
+        body's keypoints, visibility 2 inside the image and 0 outside (no occlusion test), the
+        box of the projected body vertices, and as the person's area (OKS's scale) half that
+        box (SILHOUETTE_FILL), instead of the exact silhouette the renderer would give."""
         import torch
 
         from synthgen.camera import camera_from_params
-        from synthgen.render.raster import rasterize
 
         cfg = self.search.config
-        params = cfg.space.complete(full)
+        params = [cfg.space.complete(f) for f in fulls]
         out = self.renderer.body(params)
-        cam = camera_from_params(params, cfg.width, cfg.height)
-        R, t, K = (torch.as_tensor(a, dtype=torch.float64) for a in (cam.R, cam.t, cam.K))
-        v = out.vertices[0].double() @ R.T + t
-        raster = rasterize(v, out.faces.long(), K, cfg.height, cfg.width)
-        mask = (raster.face >= 0).numpy()
-        kp_cam = out.keypoints[0].double() @ R.T + t
-        kp = ((kp_cam @ K.T)[:, :2] / kp_cam[:, 2:3]).numpy()
-        inside = (kp_cam[:, 2].numpy() > 0) & (kp[:, 0] >= -0.5) & (kp[:, 0] < cfg.width - 0.5) \
-            & (kp[:, 1] >= -0.5) & (kp[:, 1] < cfg.height - 0.5)
-        from synthgen.annotate import bbox_of
-
-        info = SampleInfo(params, kp, np.where(inside, 2, 0), bbox_of(mask), self.seed)
-        return {"info": info, "area": float(mask.sum()), "keypoints3d": kp_cam.numpy()}
+        truths = []
+        for b, p in enumerate(params):
+            cam = camera_from_params(p, cfg.width, cfg.height)
+            R, t, K = (torch.as_tensor(a, dtype=torch.float64) for a in (cam.R, cam.t, cam.K))
+            v = out.vertices[b].double() @ R.T + t
+            front = v[:, 2] > 1e-3
+            uv = ((v[front] @ K.T)[:, :2] / v[front, 2:3]).numpy()
+            lo = np.clip(uv.min(0), -0.5, [cfg.width - 0.5, cfg.height - 0.5]) if len(uv) else np.zeros(2)
+            hi = np.clip(uv.max(0), -0.5, [cfg.width - 0.5, cfg.height - 0.5]) if len(uv) else np.zeros(2)
+            box = np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]])
+            kp_cam = out.keypoints[b].double() @ R.T + t
+            kp = ((kp_cam @ K.T)[:, :2] / kp_cam[:, 2:3]).numpy()
+            inside = (kp_cam[:, 2].numpy() > 0) & (kp[:, 0] >= -0.5) & (kp[:, 0] < cfg.width - 0.5) \
+                & (kp[:, 1] >= -0.5) & (kp[:, 1] < cfg.height - 0.5)
+            info = SampleInfo(p, kp, np.where(inside, 2, 0), box, self.seed)
+            truths.append({"info": info, "area": float(SILHOUETTE_FILL * box[2] * box[3]),
+                           "keypoints3d": kp_cam.numpy()})
+        return truths
 
 
 def _describe(e: BaseException) -> str:

@@ -25,7 +25,7 @@ fixed:
   camera.distance: 3.5
 """
 PLANTED_YAML = """
-noise_px: 0.5
+noise: 0.01
 regions:
   - name: raised_arm_from_the_left
     bounds: {pose.left_shoulder.abduct: [100, 160], camera.yaw: [30, 90]}

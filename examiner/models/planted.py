@@ -2,7 +2,7 @@
 truth keypoints plus small noise, except for samples whose parameters fall inside one of the
 hidden regions, where it fails in the region's way:
 
-    noise_px: 1.0            # Gaussian noise (pixels) outside the regions
+    noise: 0.01              # Gaussian noise outside the regions, in person-box sizes
     regions:
       - name: left_arm_raise_side_view
         bounds: {pose.left_shoulder.abduct: [100, 160], camera.yaw: [40, 90]}
@@ -48,9 +48,9 @@ class PlantedRegion:
 class PlantedModel(ModelUnderTest):
     needs_image = False
 
-    def __init__(self, regions: list[PlantedRegion], noise_px: float = 1.0, name: str = "planted"):
+    def __init__(self, regions: list[PlantedRegion], noise: float = 0.01, name: str = "planted"):
         self.regions = regions
-        self.noise_px = noise_px
+        self.noise = noise
         self.name = name
 
     @classmethod
@@ -64,9 +64,9 @@ class PlantedModel(ModelUnderTest):
         at = lambda *k: f"{path}:{lines.get(k, '?')}"  # noqa: E731
         if not isinstance(data, dict) or not isinstance(data.get("regions"), list) or not data["regions"]:
             raise ConfigError(str(path), "expected 'regions:' with at least one {name, bounds, effect}")
-        unknown = set(data) - {"regions", "noise_px", "description"}
+        unknown = set(data) - {"regions", "noise", "description"}
         if unknown:
-            raise ParamError(sorted(unknown)[0], "unknown key (regions, noise_px, description)", at(sorted(unknown)[0]))
+            raise ParamError(sorted(unknown)[0], "unknown key (regions, noise, description)", at(sorted(unknown)[0]))
         regions = []
         for i, r in enumerate(data["regions"]):
             if not isinstance(r, dict) or not isinstance(r.get("bounds"), dict) or not r["bounds"]:
@@ -86,7 +86,10 @@ class PlantedModel(ModelUnderTest):
                     raise ParamError(name, f"bounds must be [low, high] with low < high, got {b!r}", where)
                 bounds[name] = (float(b[0]), float(b[1]))
             regions.append(PlantedRegion(str(r.get("name", f"region_{i}")), bounds, effect))
-        return cls(regions, float(data.get("noise_px", 1.0)), f"planted:{path.name}")
+        noise = data.get("noise", 0.01)
+        if not isinstance(noise, (int, float)) or not 0 <= noise < 0.2:
+            raise ParamError("noise", f"expected a fraction of the person's box in [0, 0.2), got {noise!r}", at("noise"))
+        return cls(regions, float(noise), f"planted:{path.name}")
 
     def region_of(self, params: dict) -> PlantedRegion | None:
         for r in self.regions:
@@ -105,7 +108,8 @@ class PlantedModel(ModelUnderTest):
             digest = hashlib.sha256(json.dumps(info.params, sort_keys=True, default=str).encode()).digest()
             rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
             gt = np.asarray(info.keypoints2d, dtype=np.float64)
-            kp[b] = gt + rng.normal(0.0, self.noise_px, gt.shape)
+            size = max(float(info.bbox[2]), float(info.bbox[3]), 1.0)
+            kp[b] = gt + rng.normal(0.0, self.noise * size, gt.shape)
             region = self.region_of(info.params)
             if region is None:
                 continue
@@ -114,6 +118,5 @@ class PlantedModel(ModelUnderTest):
             elif region.effect == "swap":
                 kp[b] = kp[b][FLIP]  # left and right labels exchanged
             else:
-                size = max(float(info.bbox[2]), float(info.bbox[3]), 1.0)
                 kp[b] = gt + rng.normal(0.0, JITTER * size, gt.shape)
         return Prediction(kp, scores, det)

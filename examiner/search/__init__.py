@@ -1,2 +1,25 @@
-"""Failure search: regions (boxes in the named space), and strategies under one ask/tell
-interface sharing one evaluator and one query budget."""
+"""Failure search: regions (boxes in the named space), and strategies that share one
+evaluator, one query budget and one region registry (``SearchContext``)."""
+
+from __future__ import annotations
+
+STRATEGIES = ("random", "cmaes", "poseexaminer", "marl")
+
+
+def make_strategy(name: str, agents: int = 4, **kw):
+    from synthgen.errors import ParamError
+
+    if name == "random":
+        from examiner.search.random_search import RandomSearch as cls
+    elif name in ("cmaes", "cem"):
+        from examiner.search.cmaes import CmaEs as cls
+    elif name == "poseexaminer":
+        from examiner.search.poseexaminer import PoseExaminerSearch as cls
+    elif name == "marl":
+        from examiner.search.marl import MarlSearch as cls
+
+        return cls(agents, tensorboard=kw.pop("tensorboard", None), **kw)
+    else:
+        raise ParamError("--strategy", f"unknown strategy {name!r} (one of {', '.join(STRATEGIES)})")
+    kw.pop("tensorboard", None)
+    return cls(agents, **kw)

@@ -94,8 +94,8 @@ class Region:
 
 class RegionRegistry:
     """The validated regions found so far, shared by every agent of a search. Adding a region
-    that duplicates one already held (IoU above ``merge_iou``, or one box inside the other)
-    keeps the larger box."""
+    that duplicates one already held (IoU above ``merge_iou``, one box inside the other, or
+    either box holding the other's centre) keeps the larger box."""
 
     def __init__(self, merge_iou: float = 0.5):
         self.merge_iou = merge_iou
@@ -109,7 +109,7 @@ class RegionRegistry:
         """Returns the region kept (the new one, or the existing duplicate, enlarged if the new
         one is bigger)."""
         for i, r in enumerate(self.regions):
-            if r.iou(region) >= self.merge_iou or r.contains_region(region) or region.contains_region(r):
+            if self.duplicates(r, region):
                 if region.volume > r.volume:
                     region.id = r.id
                     region.examples = list(dict.fromkeys(r.examples + region.examples))
@@ -121,6 +121,10 @@ class RegionRegistry:
         self._next_id += 1
         self.regions.append(region)
         return region
+
+    def duplicates(self, a: Region, b: Region) -> bool:
+        return (a.iou(b) >= self.merge_iou or a.contains_region(b) or b.contains_region(a)
+                or bool(a.contains(b.center)) or bool(b.contains(a.center)))
 
     def containing(self, x: np.ndarray) -> Region | None:
         for r in self.regions:

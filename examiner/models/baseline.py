@@ -1,0 +1,659 @@
+"""The project's own trainable 2D pose baseline: a small heatmap network in plain torch.
+
+Architecture: a compact ResNet encoder (basic blocks, strides 2 .. 32) and a top-down feature
+pyramid decoder back to 1/4 of the input, ending in 17 COCO keypoint heatmaps. The input is the
+whole image, letterboxed (aspect kept, black bars) to a square of ``input_size`` pixels and
+normalised with ``mean`` / ``std`` (on the [0, 1] scale). Heatmaps are decoded with argmax plus a
+sub-pixel log-parabola fit and mapped back to the original image's pixels (pixel centres at
+integers, as synthgen's ground truth); a keypoint's score is its heatmap peak clipped to
+[0, 1], and a person is ``detected`` unless every score is below ``detect_threshold``.
+
+Training (``train``) reads synthgen dataset folders (``coco.json`` + images) through
+``KeypointDataset``, which augments on the fly (scale / rotation / translation / horizontal flip
+with left-right swap, colour jitter, noise), regresses Gaussian heatmaps with a visibility
+weighted MSE (keypoints outside the image, v = 0, are not supervised) under AdamW and a cosine
+schedule. ``TorchBaseline.train_step`` is the small adapter contract a fine-tuning step
+reuses: raw images and pixel keypoints in, one optimiser step, the loss out.
+
+Checkpoints are one ``torch.save`` file holding only plain containers and tensors (architecture
+config, state_dict, training summary), so they load with ``torch.load(weights_only=True)``."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from examiner.models.base import N_KEYPOINTS, ModelUnderTest, Prediction
+from synthgen.errors import ConfigError, ModelFileError, ParamError
+
+CHECKPOINT_KIND = "pose-examiner-baseline"
+CHECKPOINT_VERSION = 1
+#: COCO-17 keypoint index of each joint's mirror image (left <-> right)
+FLIP_INDEX = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+PCK_THRESHOLDS = (0.05, 0.1, 0.2)
+
+
+# --- architecture ---------------------------------------------------------------------------------
+@dataclass
+class BaselineConfig:
+    """Everything needed to rebuild the network and its pre/post-processing."""
+
+    input_size: int = 128  # square network input (a multiple of 32)
+    widths: tuple[int, ...] = (16, 32, 48, 96, 128)  # stem, then the 1/4 .. 1/32 stages
+    blocks: tuple[int, ...] = (1, 2, 2, 2)  # basic blocks per stage (1/4 .. 1/32)
+    decoder: int = 48  # feature-pyramid channels
+    sigma: float = 1.5  # Gaussian target width, in heatmap pixels
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    detect_threshold: float = 0.1
+
+    @property
+    def stride(self) -> int:
+        return 4
+
+    @property
+    def heatmap_size(self) -> int:
+        return self.input_size // self.stride
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "BaselineConfig":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown config keys {sorted(unknown)}")
+        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**kw).validate()
+
+    def validate(self) -> "BaselineConfig":
+        if self.input_size < 32 or self.input_size % 32:
+            raise ParamError("input_size", f"must be a positive multiple of 32, got {self.input_size}")
+        if len(self.widths) != 5 or len(self.blocks) != 4 or min(self.widths) < 1 or min(self.blocks) < 1:
+            raise ParamError("widths", "need 5 widths (stem + 4 stages) and 4 block counts, all positive")
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise ParamError("std", "mean and std need 3 values, std positive")
+        return self
+
+
+class _Block(nn.Module):
+    """ResNet basic block."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.short = None
+        if stride != 1 or cin != cout:
+            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + (x if self.short is None else self.short(x)))
+
+
+def _conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class HeatmapNet(nn.Module):
+    """Normalised image (B, 3, S, S) -> 17 heatmaps (B, 17, S/4, S/4)."""
+
+    def __init__(self, cfg: BaselineConfig):
+        super().__init__()
+        w, d = cfg.widths, cfg.decoder
+        self.stem = _conv_bn_relu(3, w[0], 2)
+        stages = []
+        for i in range(4):
+            layers = [_Block(w[i], w[i + 1], 2)] + [_Block(w[i + 1], w[i + 1], 1) for _ in range(cfg.blocks[i] - 1)]
+            stages.append(nn.Sequential(*layers))
+        self.stages = nn.ModuleList(stages)
+        self.lateral = nn.ModuleList(nn.Conv2d(w[i + 1], d, 1) for i in range(4))
+        self.smooth = nn.ModuleList(_conv_bn_relu(d, d) for _ in range(3))
+        self.head = nn.Sequential(_conv_bn_relu(d, d), nn.Conv2d(d, N_KEYPOINTS, 1))
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+        nn.init.normal_(self.head[-1].weight, std=0.001)
+
+    def forward(self, x):
+        feats = []
+        x = self.stem(x)
+        for stage in self.stages:
+            x = stage(x)
+            feats.append(x)
+        p = self.lateral[3](feats[3])
+        for i in (2, 1, 0):
+            p = F.interpolate(p, scale_factor=2.0, mode="nearest") + self.lateral[i](feats[i])
+            p = self.smooth[i](p)
+        return self.head(p)
+
+
+# --- geometry shared by training, prediction and ONNX models --------------------------------------
+@dataclass
+class Letterbox:
+    """Per-image map original pixel -> network input pixel: ``x_in = (x + 0.5) * sx - 0.5 + ox``."""
+
+    sx: float
+    sy: float
+    ox: float
+    oy: float
+
+    def to_input(self, xy: np.ndarray) -> np.ndarray:
+        xy = np.asarray(xy, dtype=np.float64)
+        return np.stack([(xy[..., 0] + 0.5) * self.sx - 0.5 + self.ox,
+                         (xy[..., 1] + 0.5) * self.sy - 0.5 + self.oy], -1)
+
+    def to_image(self, xy: np.ndarray) -> np.ndarray:
+        xy = np.asarray(xy, dtype=np.float64)
+        return np.stack([(xy[..., 0] - self.ox + 0.5) / self.sx - 0.5,
+                         (xy[..., 1] - self.oy + 0.5) / self.sy - 0.5], -1)
+
+
+def letterbox_geometry(height: int, width: int, out_h: int, out_w: int) -> tuple[int, int, Letterbox]:
+    """(resized height, resized width, map) of fitting an image into (out_h, out_w), centred."""
+    s = min(out_h / height, out_w / width)
+    rh, rw = max(1, min(out_h, round(height * s))), max(1, min(out_w, round(width * s)))
+    oy, ox = (out_h - rh) // 2, (out_w - rw) // 2
+    return rh, rw, Letterbox(rw / width, rh / height, float(ox), float(oy))
+
+
+def letterbox(images: np.ndarray, out_h: int, out_w: int) -> tuple[np.ndarray, Letterbox]:
+    """``images`` (B, H, W, 3) uint8 -> (B, out_h, out_w, 3) float32 in [0, 255], resized with
+    antialiasing and centred on black bars, and the map of original pixels to it."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ParamError("images", f"expected (B, H, W, 3) RGB, got shape {images.shape}")
+    b, h, w, _ = images.shape
+    rh, rw, lb = letterbox_geometry(h, w, out_h, out_w)
+    x = torch.from_numpy(np.array(images, dtype=np.float32)).permute(0, 3, 1, 2)
+    if (rh, rw) != (h, w):
+        x = F.interpolate(x, size=(rh, rw), mode="bilinear", align_corners=False, antialias=True)
+    out = torch.zeros(b, 3, out_h, out_w)
+    oy, ox = int(lb.oy), int(lb.ox)
+    out[:, :, oy:oy + rh, ox:ox + rw] = x
+    return out.clamp_(0, 255).permute(0, 2, 3, 1).numpy(), lb
+
+
+def decode_heatmaps(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(B, K, h, w) heatmaps -> peak positions (B, K, 2) in heatmap pixels (x, y), sub-pixel by a
+    log-parabola fit through the peak and its neighbours along each axis, and peak values (B, K)."""
+    hm = np.asarray(heatmaps, dtype=np.float64)
+    b, k, h, w = hm.shape
+    flat = hm.reshape(b, k, h * w)
+    idx = flat.argmax(-1)
+    peak = np.take_along_axis(flat, idx[..., None], -1)[..., 0]
+    py, px = np.divmod(idx, w)
+    bi, ki = np.meshgrid(np.arange(b), np.arange(k), indexing="ij")
+    floor = np.maximum(peak, 1e-6) * 1e-2
+
+    def logv(yy, xx):
+        return np.log(np.maximum(hm[bi, ki, np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)], floor))
+
+    def offset(lm, l0, lp):
+        den = lm - 2 * l0 + lp
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.where(den < -1e-9, 0.5 * (lm - lp) / den, 0.0)
+        return np.clip(d, -0.5, 0.5)
+
+    l0 = logv(py, px)
+    dx = offset(logv(py, px - 1), l0, logv(py, px + 1))
+    dy = offset(logv(py - 1, px), l0, logv(py + 1, px))
+    dx = np.where(peak > 0, dx, 0.0)
+    dy = np.where(peak > 0, dy, 0.0)
+    return np.stack([px + dx, py + dy], -1), peak
+
+
+def heatmap_to_input(xy: np.ndarray, in_h: int, in_w: int, hm_h: int, hm_w: int) -> np.ndarray:
+    """Heatmap pixel coordinates -> network input pixel coordinates (pixel centres at integers)."""
+    sx, sy = in_w / hm_w, in_h / hm_h
+    return np.stack([(xy[..., 0] + 0.5) * sx - 0.5, (xy[..., 1] + 0.5) * sy - 0.5], -1)
+
+
+def gaussian_targets(keypoints: torch.Tensor, weights: torch.Tensor, input_size: int, stride: int,
+                     sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gaussian heatmaps (B, 17, S/stride, S/stride) around ``keypoints`` (B, 17, 2) in input
+    pixels, and per-joint weights with joints outside the input zeroed."""
+    hs = input_size // stride
+    c = (keypoints + 0.5) / stride - 0.5
+    grid = torch.arange(hs, dtype=torch.float32)
+    gx = torch.exp(-((grid[None, None, :] - c[..., 0:1]) ** 2) / (2 * sigma**2))
+    gy = torch.exp(-((grid[None, None, :] - c[..., 1:2]) ** 2) / (2 * sigma**2))
+    inside = ((keypoints >= -0.5) & (keypoints < input_size - 0.5)).all(-1)
+    w = weights * inside.float()
+    return gy[..., :, None] * gx[..., None, :] * (w > 0).float()[..., None, None], w
+
+
+def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Visibility weighted MSE, averaged over supervised joints (x 1000 for a readable scale)."""
+    per_joint = ((pred - target) ** 2).mean(dim=(2, 3))
+    return 1000.0 * (per_joint * weights).sum() / weights.sum().clamp(min=1.0)
+
+
+def visibility_weights(visibility) -> torch.Tensor:
+    """v = 0 (outside the image) -> 0, v = 1 (occluded) and v = 2 (visible) -> 1."""
+    return (torch.as_tensor(np.asarray(visibility)) > 0).float()
+
+
+# --- augmentation ---------------------------------------------------------------------------------
+@dataclass
+class AugmentConfig:
+    scale: float = 0.25  # zoom factor in [1 - scale, 1 + scale]
+    rotate: float = 25.0  # degrees, +-
+    rotate_prob: float = 0.6
+    translate: float = 0.1  # fraction of the input size, +-
+    flip_prob: float = 0.5
+    brightness: float = 0.3
+    contrast: float = 0.3
+    saturation: float = 0.4
+    channel_gain: float = 0.1  # per-channel colour cast, +-
+    gray_prob: float = 0.05
+    noise: float = 0.03  # max Gaussian pixel noise (on [0, 1])
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def augment_matrix(size: int, scale: float = 1.0, rotate_deg: float = 0.0, tx: float = 0.0, ty: float = 0.0,
+                   flip: bool = False) -> np.ndarray:
+    """2 x 3 affine map of input pixels to augmented input pixels (same square ``size``): zoom by
+    ``scale`` and rotate by ``rotate_deg`` (counter-clockwise on screen) about the centre, shift by
+    (tx, ty) pixels, then mirror horizontally if ``flip``."""
+    c = (size - 1) / 2.0
+    a = math.radians(rotate_deg)
+    r = scale * np.array([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]])
+    m = np.zeros((2, 3))
+    m[:, :2] = r
+    m[:, 2] = np.array([c + tx, c + ty]) - r @ np.array([c, c])
+    if flip:
+        m[0] = -m[0]
+        m[0, 2] += size - 1
+    return m
+
+
+def sample_augmentation(b: int, size: int, cfg: AugmentConfig, rng: np.random.Generator
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Random affine maps (b, 2, 3) (see ``augment_matrix``) and flip flags (b,)."""
+    flips = rng.random(b) < cfg.flip_prob
+    scales = rng.uniform(1 - cfg.scale, 1 + cfg.scale, b)
+    rots = np.where(rng.random(b) < cfg.rotate_prob, rng.uniform(-cfg.rotate, cfg.rotate, b), 0.0)
+    shifts = rng.uniform(-cfg.translate, cfg.translate, (b, 2)) * size
+    mats = np.stack([augment_matrix(size, scales[i], rots[i], shifts[i, 0], shifts[i, 1], flips[i]) for i in range(b)])
+    return mats, flips
+
+
+def warp(images: torch.Tensor, keypoints: torch.Tensor, matrices: np.ndarray, flips
+         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Apply per-image affine maps (B, 2, 3) (input pixel -> output pixel, same size) to images
+    (B, C, S, S) float and keypoints (B, 17, 2); where ``flips[i]`` the joints' left / right
+    labels are swapped too, so a 'left_wrist' stays the person's left wrist."""
+    b, _, h, w = images.shape
+    m = torch.as_tensor(np.asarray(matrices), dtype=torch.float32)
+    full = torch.cat([m, torch.tensor([0.0, 0.0, 1.0]).expand(b, 1, 3)], 1)
+    inv = torch.linalg.inv(full)
+    # pixel <-> normalised coordinates of grid_sample (align_corners=False)
+    norm = torch.tensor([[2.0 / w, 0, 1.0 / w - 1], [0, 2.0 / h, 1.0 / h - 1], [0, 0, 1.0]])
+    theta = norm @ inv @ torch.linalg.inv(norm)
+    grid = F.affine_grid(theta[:, :2], list(images.shape), align_corners=False)
+    out = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    kp = keypoints @ m[:, :, :2].transpose(1, 2) + m[:, None, :, 2]
+    flips = torch.as_tensor(np.asarray(flips, dtype=bool))
+    if flips.any():
+        kp = torch.where(flips[:, None, None], kp[:, list(FLIP_INDEX)], kp)
+    return out, kp
+
+
+def flip_labels(values: torch.Tensor, flips) -> torch.Tensor:
+    """Swap left / right joints of per-joint ``values`` (B, 17, ...) where ``flips``."""
+    flips = torch.as_tensor(np.asarray(flips, dtype=bool))
+    shape = (-1,) + (1,) * (values.dim() - 1)
+    return torch.where(flips.view(shape), values[:, list(FLIP_INDEX)], values)
+
+
+def colour_jitter(x: torch.Tensor, rng: np.random.Generator, cfg: AugmentConfig) -> torch.Tensor:
+    """Random brightness / contrast / saturation / colour cast / grey / noise on (B, 3, H, W) in [0, 1]."""
+    b = x.shape[0]
+
+    def u(lo, hi, shape=(b,)):
+        return torch.as_tensor(rng.uniform(lo, hi, shape), dtype=torch.float32)
+
+    gray = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    sat = u(1 - cfg.saturation, 1 + cfg.saturation).view(b, 1, 1, 1)
+    sat = torch.where(torch.as_tensor(rng.random(b) < cfg.gray_prob).view(b, 1, 1, 1), torch.zeros_like(sat), sat)
+    x = gray + (x - gray) * sat
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = mean + (x - mean) * u(1 - cfg.contrast, 1 + cfg.contrast).view(b, 1, 1, 1)
+    x = x * u(1 - cfg.brightness, 1 + cfg.brightness).view(b, 1, 1, 1)
+    x = x * u(1 - cfg.channel_gain, 1 + cfg.channel_gain, (b, 3)).view(b, 3, 1, 1)
+    if cfg.noise > 0:
+        g = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        x = x + torch.randn(x.shape, generator=g) * u(0, cfg.noise).view(b, 1, 1, 1)
+    return x.clamp(0, 1)
+
+
+# --- data -----------------------------------------------------------------------------------------
+def read_coco(folder: Path) -> list[dict]:
+    """[{file, keypoints (17, 2), visibility (17,), bbox (4,)}] of a synthgen dataset folder, one
+    per annotated person (images where no person is visible are skipped)."""
+    folder = Path(folder)
+    path = folder / "coco.json"
+    if not path.is_file():
+        raise ParamError("--data", f"{folder}: holds no coco.json (not a finished synthgen dataset)")
+    try:
+        doc = json.loads(path.read_text())
+        images = {im["id"]: im for im in doc["images"]}
+        records = []
+        for ann in doc["annotations"]:
+            kp = np.asarray(ann["keypoints"], dtype=np.float64).reshape(N_KEYPOINTS, 3)
+            records.append({"file": folder / images[ann["image_id"]]["file_name"], "keypoints": kp[:, :2],
+                            "visibility": kp[:, 2].astype(np.int64), "bbox": np.asarray(ann["bbox"], dtype=np.float64)})
+    except (ValueError, KeyError, TypeError) as e:
+        raise ConfigError(str(path), f"not a COCO keypoints file ({type(e).__name__}: {e})") from None
+    records.sort(key=lambda r: str(r["file"]))
+    return records
+
+
+def load_image(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+class KeypointDataset:
+    """People of one or more synthgen dataset folders, letterboxed once to the network input
+    size and kept in memory as uint8; ``batch`` draws augmented, normalised training batches."""
+
+    def __init__(self, folders: list[Path] | Path, input_size: int = 128, augment: AugmentConfig | None = None):
+        folders = [folders] if isinstance(folders, (str, Path)) else list(folders)
+        self.input_size = input_size
+        self.augment = augment if augment is not None else AugmentConfig()
+        self.records = [r for f in folders for r in read_coco(Path(f))]
+        if not self.records:
+            raise ParamError("--data", f"no annotated person in {', '.join(map(str, folders))}")
+        n = len(self.records)
+        self.images = torch.zeros(n, 3, input_size, input_size, dtype=torch.uint8)
+        self.keypoints = torch.zeros(n, N_KEYPOINTS, 2)
+        self.visibility = torch.zeros(n, N_KEYPOINTS, dtype=torch.int64)
+        for i, r in enumerate(self.records):
+            img, lb = letterbox(load_image(r["file"])[None], input_size, input_size)
+            self.images[i] = torch.from_numpy(img[0]).round().to(torch.uint8).permute(2, 0, 1)
+            self.keypoints[i] = torch.as_tensor(lb.to_input(r["keypoints"]), dtype=torch.float32)
+            self.visibility[i] = torch.as_tensor(r["visibility"])
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def batch(self, index, rng: np.random.Generator | None = None, augment: bool = True
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(images (B, 3, S, S) in [0, 1], keypoints (B, 17, 2) input pixels, visibility (B, 17));
+        augmented with ``rng`` when ``augment``."""
+        index = np.asarray(index)
+        x = self.images[index].float() / 255.0
+        kp, vis = self.keypoints[index].clone(), self.visibility[index].clone()
+        if augment:
+            rng = rng if rng is not None else np.random.default_rng()
+            mats, flips = sample_augmentation(len(index), self.input_size, self.augment, rng)
+            x, kp = warp(x, kp, mats, flips)
+            vis = flip_labels(vis, flips)
+            x = colour_jitter(x, rng, self.augment)
+        return x, kp, vis
+
+
+# --- the model under test -------------------------------------------------------------------------
+class TorchBaseline(ModelUnderTest):
+    """The heatmap baseline as a model under test (CPU, eval mode for ``predict``)."""
+
+    has_3d = False
+    needs_image = True
+
+    def __init__(self, config: BaselineConfig | None = None, summary: dict | None = None, name: str = "torch:baseline"):
+        self.config = (config or BaselineConfig()).validate()
+        self.net = HeatmapNet(self.config)
+        self.net.eval()
+        self.summary = summary or {}
+        self.name = name
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.scheduler = None
+
+    # -- persistence --
+    @classmethod
+    def load(cls, path: str | Path) -> "TorchBaseline":
+        path = Path(path)
+        if not path.is_file():
+            raise ModelFileError(f"{path}: no such baseline checkpoint (train one with `examiner train-baseline`)")
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # pickle / zip errors of a truncated or foreign file
+            raise ModelFileError(f"{path}: not a readable baseline checkpoint ({type(e).__name__}: {e})") from None
+        if not isinstance(ckpt, dict) or ckpt.get("kind") != CHECKPOINT_KIND:
+            raise ModelFileError(f"{path}: not a pose-examiner baseline checkpoint (kind != {CHECKPOINT_KIND!r})")
+        try:
+            model = cls(BaselineConfig.from_dict(ckpt["config"]), ckpt.get("summary") or {}, name=f"torch:{path}")
+            model.net.load_state_dict(ckpt["state_dict"])
+        except Exception as e:
+            raise ModelFileError(f"{path}: baseline checkpoint does not fit the network "
+                                 f"({type(e).__name__}: {e})") from None
+        model.net.eval()
+        return model
+
+    def save(self, path: str | Path) -> Path:
+        """Write the checkpoint atomically (temporary name, then rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ckpt = {"kind": CHECKPOINT_KIND, "version": CHECKPOINT_VERSION, "config": self.config.to_dict(),
+                "input_size": self.config.input_size,
+                "state_dict": {k: v.detach().clone() for k, v in self.net.state_dict().items()},
+                "summary": _plain(self.summary)}
+        tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
+        try:
+            torch.save(ckpt, tmp)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.net.parameters())
+
+    # -- inference --
+    def normalise(self, pixels: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """(B, H, W, 3) pixel values in [0, 255] -> normalised (B, 3, H, W) network input."""
+        x = torch.as_tensor(np.asarray(pixels, dtype=np.float32)).permute(0, 3, 1, 2) / 255.0
+        return self._norm01(x)
+
+    def _norm01(self, x: torch.Tensor) -> torch.Tensor:
+        mean = torch.tensor(self.config.mean, dtype=torch.float32).view(1, 3, 1, 1)
+        std = torch.tensor(self.config.std, dtype=torch.float32).view(1, 3, 1, 1)
+        return (x - mean) / std
+
+    @torch.no_grad()
+    def heatmaps(self, images: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        """Raw heatmaps (B, 17, S/4, S/4) of uint8 images (B, H, W, 3) and their letterbox map."""
+        s = self.config.input_size
+        pixels, lb = letterbox(images, s, s)
+        self.net.eval()
+        return self.net(self.normalise(pixels)).numpy(), lb
+
+    def predict(self, images, infos=None, batch_size: int = 64) -> Prediction:
+        images = np.asarray(images)
+        if images.ndim != 4 or images.shape[-1] != 3:
+            raise ParamError("images", f"expected (B, H, W, 3) RGB, got shape {images.shape}")
+        parts = []
+        for i in range(0, len(images), batch_size):
+            hm, lb = self.heatmaps(images[i:i + batch_size])
+            parts.append(decode_prediction(hm, lb, self.config.input_size, self.config.input_size,
+                                           self.config.detect_threshold))
+        if not parts:
+            return Prediction.missed(0)
+        return Prediction.concat(parts)
+
+    # -- training --
+    def configure_training(self, lr: float = 1e-4, weight_decay: float = 1e-4, steps: int | None = None,
+                           warmup: int = 0) -> None:
+        """A fresh AdamW optimiser (and, with ``steps``, a linear warm-up + cosine schedule)."""
+        decay = [p for n, p in self.net.named_parameters() if p.ndim > 1]
+        no_decay = [p for n, p in self.net.named_parameters() if p.ndim <= 1]
+        self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                                            {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+        self.scheduler = None
+        if steps:
+            def factor(step: int) -> float:
+                if step < warmup:
+                    return (step + 1) / warmup
+                t = min(1.0, (step - warmup) / max(1, steps - warmup))
+                return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t))
+
+            self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
+
+    def step_tensors(self, x01: torch.Tensor, keypoints: torch.Tensor, visibility: torch.Tensor) -> float:
+        """One optimiser step on images (B, 3, S, S) in [0, 1] with keypoints in input pixels."""
+        if self.optimizer is None:
+            self.configure_training()
+        self.net.train()
+        target, w = gaussian_targets(keypoints.float(), visibility_weights(visibility), self.config.input_size,
+                                     self.config.stride, self.config.sigma)
+        loss = heatmap_loss(self.net(self._norm01(x01)), target, w)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self.net.eval()
+        return float(loss.detach())
+
+    def train_step(self, images, keypoints, visibility, rng: np.random.Generator | None = None,
+                   augment: AugmentConfig | None = None) -> float:
+        """One training step on a batch as ``predict`` sees it: ``images`` (B, H, W, 3) uint8,
+        ``keypoints`` (B, 17, 2) pixels of those images, ``visibility`` (B, 17) (0 = unsupervised).
+        With ``augment`` (and ``rng``) the batch is augmented like ``train``'s. Returns the loss.
+        The optimiser is made on first use (AdamW, lr 1e-4) unless ``configure_training`` ran."""
+        s = self.config.input_size
+        pixels, lb = letterbox(images, s, s)
+        x = torch.from_numpy(pixels).permute(0, 3, 1, 2) / 255.0
+        kp = torch.as_tensor(lb.to_input(np.asarray(keypoints, dtype=np.float64)), dtype=torch.float32)
+        vis = torch.as_tensor(np.asarray(visibility)).long()
+        if augment is not None:
+            rng = rng if rng is not None else np.random.default_rng()
+            mats, flips = sample_augmentation(len(x), s, augment, rng)
+            x, kp = warp(x, kp, mats, flips)
+            vis = flip_labels(vis, flips)
+            x = colour_jitter(x, rng, augment)
+        return self.step_tensors(x, kp, vis)
+
+
+def decode_prediction(heatmaps: np.ndarray, lb: Letterbox, in_h: int, in_w: int, detect_threshold: float) -> Prediction:
+    """Prediction (original image pixels) of heatmaps (B, 17, h, w) over a letterboxed input."""
+    xy, peak = decode_heatmaps(heatmaps)
+    xy_in = heatmap_to_input(xy, in_h, in_w, heatmaps.shape[2], heatmaps.shape[3])
+    scores = np.clip(peak, 0.0, 1.0)
+    return Prediction(lb.to_image(xy_in), scores, scores.max(axis=1) >= detect_threshold)
+
+
+def _plain(value):
+    """``value`` as plain containers (for weights_only checkpoints)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+# --- training and evaluation ----------------------------------------------------------------------
+def train(model: TorchBaseline, datasets: list[Path] | KeypointDataset, steps: int = 1500, batch_size: int = 32,
+          lr: float = 2e-3, seed: int = 0, log: Callable[[str], None] | None = print, log_every: int = 50,
+          weight_decay: float = 1e-4, warmup: int = 50, augment: AugmentConfig | None = None) -> dict:
+    """Train ``model`` on synthgen dataset folders; deterministic for a seed (same thread count).
+    Returns (and stores in ``model.summary['train']``) a summary of the run."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    t0 = time.perf_counter()
+    ds = datasets if isinstance(datasets, KeypointDataset) else KeypointDataset(
+        datasets, model.config.input_size, augment)
+    load_s = time.perf_counter() - t0
+    if log:
+        log(f"loaded {len(ds)} people in {load_s:.1f} s; training {model.n_params() / 1e6:.2f} M parameters "
+            f"for {steps} steps of {batch_size}")
+    model.configure_training(lr, weight_decay, steps, min(warmup, max(1, steps // 10)))
+    order, pos = rng.permutation(len(ds)), 0
+    losses, window = [], []
+    t1 = time.perf_counter()
+    for step in range(steps):
+        if pos + batch_size > len(order):
+            order, pos = rng.permutation(len(ds)), 0
+        idx = order[pos:pos + batch_size] if batch_size <= len(ds) else rng.integers(len(ds), size=batch_size)
+        pos += batch_size
+        x, kp, vis = ds.batch(idx, rng)
+        loss = model.step_tensors(x, kp, vis)
+        losses.append(loss)
+        window.append(loss)
+        if log and ((step + 1) % log_every == 0 or step + 1 == steps):
+            el = time.perf_counter() - t1
+            eta = el / (step + 1) * (steps - step - 1)
+            lr_now = model.optimizer.param_groups[0]["lr"]
+            log(f"step {step + 1:5d}/{steps}  loss {np.mean(window):.4f}  lr {lr_now:.2e}"
+                f"  {el / (step + 1):.2f} s/step  eta {eta / 60:.1f} min")
+            window = []
+    model.net.eval()
+    tail = losses[-max(1, min(50, len(losses) // 5)):]
+    summary = {"datasets": [str(d) for d in (datasets if isinstance(datasets, list) else [])],
+               "people": len(ds), "steps": steps, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
+               "seed": seed, "augment": ds.augment.to_dict(), "final_loss": float(np.mean(tail)) if tail else None,
+               "seconds": round(time.perf_counter() - t0, 1), "threads": torch.get_num_threads()}
+    model.summary["train"] = summary
+    return summary
+
+
+def evaluate_pck(model: ModelUnderTest, dataset_dir: Path, batch_size: int = 64,
+                 thresholds: tuple[float, ...] = PCK_THRESHOLDS) -> dict:
+    """PCK@t (distance at most t x max(bbox w, h), as examiner.metrics), pooled over keypoints with
+    v > 0, and the mean per-joint pixel error, on one synthgen dataset folder. A person the model
+    misses counts as wrong."""
+    from synthgen.body.skeleton import COCO_KEYPOINTS
+
+    records = read_coco(Path(dataset_dir))
+    dists, norms, viss = [], [], []
+    for i in range(0, len(records), batch_size):
+        chunk = records[i:i + batch_size]
+        images = np.stack([load_image(r["file"]) for r in chunk])
+        pred = model.predict(images).check(len(chunk), images.shape[1], images.shape[2])
+        for r, kp, det in zip(chunk, pred.keypoints, pred.detected):
+            d = np.linalg.norm(kp - r["keypoints"], axis=-1) if det else np.full(N_KEYPOINTS, np.inf)
+            dists.append(d)
+            norms.append(max(r["bbox"][2], r["bbox"][3], 1.0))
+            viss.append(r["visibility"])
+    d, nrm, v = np.array(dists), np.array(norms)[:, None], np.array(viss) > 0
+    out = {"images": len(records), "keypoints": int(v.sum())}
+    for t in thresholds:
+        out[f"pck@{t:g}"] = float((d[v] <= t * np.broadcast_to(nrm, d.shape)[v]).mean()) if v.any() else float("nan")
+    finite = np.isfinite(d) & v
+    out["mean_error_px"] = float(d[finite].mean()) if finite.any() else float("nan")
+    out["detected"] = float(np.isfinite(d[:, 0]).mean()) if len(d) else float("nan")
+    out["per_joint_error_px"] = {name: float(d[:, j][finite[:, j]].mean()) if finite[:, j].any() else float("nan")
+                                 for j, name in enumerate(COCO_KEYPOINTS)}
+    out["per_joint_pck@0.1"] = {name: float((d[:, j][v[:, j]] <= 0.1 * nrm[v[:, j], 0]).mean()) if v[:, j].any()
+                                else float("nan") for j, name in enumerate(COCO_KEYPOINTS)}
+    return out

@@ -1,0 +1,101 @@
+"""``examiner search``: one strategy, one model, one space, one budget; writes
+``failures.json`` (validated regions in named units), ``queries.jsonl`` (every query) and
+``run.json`` (the settings, so that ``--resume`` continues only the same run)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from examiner.evaluate import Evaluator
+from examiner.search import make_strategy
+from examiner.search.context import BudgetExhausted, SearchContext, Validation
+from examiner.search_space import SearchSpace
+from synthgen.catalog import Categorical
+from synthgen.dataset.files import json_bytes, sha256_file, write_atomic
+from synthgen.errors import SynthgenError
+
+RUN, QUERIES, FAILURES = "run.json", "queries.jsonl", "failures.json"
+
+
+def _read_log(path: Path) -> list[dict]:
+    """Complete lines of an earlier run's query log; a line cut by a kill is dropped (and the
+    file truncated to the complete ones)."""
+    if not path.exists():
+        return []
+    raw = path.read_bytes()
+    keep = raw[: raw.rfind(b"\n") + 1]
+    if len(keep) != len(raw):
+        path.write_bytes(keep)
+    return [json.loads(line) for line in keep.decode().splitlines() if line.strip()]
+
+
+def run_search(model: str, space: str | Path, strategy: str, budget: int, out: str | Path, agents: int = 4,
+               seed: int = 0, resume: bool = False, validation: Validation = Validation(), progress=None,
+               model_obj=None, size: int | None = None, tensorboard: bool = True) -> dict:
+    out = Path(out)
+    space = Path(space)
+    if not space.is_file():
+        from synthgen.errors import ParamError
+
+        raise ParamError("--space", f"no such file: {space}")
+    search = SearchSpace.from_yaml(space, size)
+    settings = {"strategy": strategy, "model": model, "space": str(space), "space_sha256": sha256_file(space),
+                "seed": seed, "budget": budget, "agents": agents, "size": size,
+                "validation": {"samples": validation.samples, "threshold": validation.threshold}}
+    make_strategy(strategy, agents)  # unknown names fail before anything is written
+    replay: list[dict] = []
+    if (out / RUN).exists():
+        if not resume:
+            raise SynthgenError(f"{out}: holds a search already; add --resume to continue it, or choose another --out")
+        earlier = json.loads((out / RUN).read_text())
+        for k, v in settings.items():
+            if earlier.get(k) != v:
+                raise SynthgenError(f"{out}: was searched with {k} = {earlier.get(k)!r}, this run has {v!r}; "
+                                    "resume needs the same settings")
+        replay = _read_log(out / QUERIES)
+    elif resume and out.exists() and any(out.iterdir()):
+        raise SynthgenError(f"{out}: nothing to resume (no {RUN})")
+    from examiner.models import load_model
+
+    mut = model_obj if model_obj is not None else load_model(model)
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / RUN, json_bytes(settings))
+    if not replay and (out / QUERIES).exists():
+        (out / QUERIES).unlink()
+    evaluator = Evaluator(mut, search, seed=seed)
+    ctx = SearchContext(evaluator, budget, seed, validation, out / QUERIES, replay, progress)
+    strat = make_strategy(strategy, agents, tensorboard=out / "tensorboard" if tensorboard else None)
+    t0 = time.perf_counter()
+    try:
+        strat.run(ctx)
+    except BudgetExhausted:
+        pass
+    finally:
+        ctx.close()
+    result = failures_document(ctx, search, settings, mut.name)
+    write_atomic(out / FAILURES, json_bytes(result))
+    if model_obj is None:
+        mut.close()
+    # how this process went (not part of failures.json, which is the same for a resumed run)
+    return result | {"seconds": round(time.perf_counter() - t0, 2), "replayed_queries": len(replay)}
+
+
+def failures_document(ctx: SearchContext, search: SearchSpace, settings: dict, model_name: str) -> dict:
+    dims = []
+    for d in search.space.dims:
+        if isinstance(d, Categorical):
+            dims.append({"name": d.name, "choices": list(d.choices)})
+        else:
+            dims.append({"name": d.name, "low": d.low, "high": d.high, "unit": d.unit, "doc": d.doc})
+    graded = sum(q.graded for _, q in ctx.history if not q.cached)
+    return {
+        "strategy": settings["strategy"], "model": settings["model"], "model_name": model_name,
+        "space": settings["space"], "seed": settings["seed"], "budget": settings["budget"],
+        "agents": settings["agents"], "queries_used": ctx.used, "failures": ctx.failures,
+        "failure_rate": round(ctx.failures / max(graded, 1), 4),
+        "first_region_at_query": ctx.first_region_at, "query_status": dict(ctx.evaluator.counts),
+        "validation": settings["validation"], "searched_dims": dims, "fixed": search.space.fixed,
+        "regions": [r.to_dict(search.space) for r in ctx.registry.regions],
+    }

@@ -1,0 +1,134 @@
+"""Failure search: region boxes, every strategy on a toy planted model, exact budget
+accounting, and resume giving the same failures.json as an uninterrupted run."""
+
+import json
+
+import numpy as np
+import pytest
+
+from examiner.search import STRATEGIES, make_strategy
+from examiner.search.benchmark import planted_scores
+from examiner.search.regions import Region, RegionRegistry
+from examiner.search.run import run_search
+from synthgen.errors import ParamError, SynthgenError
+
+SPACE = """
+image: {width: 96, height: 96}
+search: [pose.left_shoulder.abduct, camera.yaw]
+dims:
+  pose.left_shoulder.abduct: [0, 160]
+  camera.yaw: [-90, 90]
+fixed:
+  camera.distance: 3.5
+"""
+PLANTED = """
+regions:
+  - name: raised_left_arm_from_the_left
+    bounds: {pose.left_shoulder.abduct: [100, 140], camera.yaw: [20, 60]}
+    effect: drop
+"""
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    d = tmp_path_factory.mktemp("toy")
+    (d / "space.yaml").write_text(SPACE)
+    (d / "planted.yaml").write_text(PLANTED)
+    return d
+
+
+def test_region_geometry():
+    a = Region([-1, -1], [0, 0])
+    b = Region([-0.5, -0.5], [0.5, 0.5])
+    assert a.volume == pytest.approx(0.25) and a.intersection(b) == pytest.approx(0.0625)
+    assert a.iou(b) == pytest.approx(0.0625 / (0.25 + 0.25 - 0.0625))
+    assert a.contains(np.array([-0.5, -0.2])) and not a.contains(np.array([0.5, 0.0]))
+    assert Region([-1, -1], [1, 1]).contains_region(b) and not b.contains_region(a)
+    assert a.distance(np.array([1.0, 0.0])) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        Region([0, 0], [-1, 1])
+
+
+def test_registry_merges_duplicates_and_keeps_distinct():
+    reg = RegionRegistry()
+    r0 = reg.add(Region([-1, -1], [-0.5, -0.5]))
+    same = reg.add(Region([-0.95, -0.95], [-0.55, -0.5]))  # inside r0: a duplicate
+    assert same is r0 and len(reg) == 1
+    bigger = reg.add(Region([-1, -1], [-0.4, -0.4]))  # holds r0: replaces it, keeps its id
+    assert len(reg) == 1 and bigger.id == r0.id and reg.regions[0] is bigger
+    reg.add(Region([0.5, 0.5], [1, 1]))
+    assert len(reg) == 2 and [r.id for r in reg.regions] == [0, 1]
+    assert reg.containing(np.array([0.7, 0.9])).id == 1 and reg.containing(np.array([0.0, 0.0])) is None
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_each_strategy_finds_the_planted_region(toy, tmp_path, strategy):
+    from examiner.models.planted import PlantedModel
+
+    budget = 500
+    r = run_search(f"planted:{toy / 'planted.yaml'}", toy / "space.yaml", strategy, budget, tmp_path / "run",
+                   agents=3, seed=1, tensorboard=False)
+    assert r["queries_used"] <= budget and r["regions"], r
+    scores = planted_scores(r, PlantedModel.from_yaml(toy / "planted.yaml"))
+    assert scores["recall"] == 1.0 and scores["precision"] == 1.0
+    region = r["regions"][0]
+    assert region["failure_rate"] >= 0.8 and region["validated_samples"] >= 16
+    lo, hi = region["bounds"]["pose.left_shoulder.abduct"]
+    assert 80 <= lo and hi - lo <= 70  # the box stays around the planted one (100-140)
+    lines = (tmp_path / "run" / "queries.jsonl").read_text().splitlines()
+    assert len(lines) == r["queries_used"]  # every counted query is logged, once
+    assert r["queries_used"] == budget  # strategies spend the whole budget, never more
+
+
+@pytest.mark.parametrize("strategy", ["random", "marl"])
+def test_resume_after_a_kill_gives_the_same_failures_json(toy, tmp_path, strategy):
+    model = f"planted:{toy / 'planted.yaml'}"
+    whole = tmp_path / "whole"
+    run_search(model, toy / "space.yaml", strategy, 300, whole, agents=2, seed=4, tensorboard=False)
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / "run.json").write_bytes((whole / "run.json").read_bytes())
+    lines = (whole / "queries.jsonl").read_bytes().splitlines(keepends=True)
+    (cut / "queries.jsonl").write_bytes(b"".join(lines[:137]) + lines[137][:25])  # killed mid-line
+    with pytest.raises(SynthgenError, match="--resume"):
+        run_search(model, toy / "space.yaml", strategy, 300, cut, agents=2, seed=4, tensorboard=False)
+    r = run_search(model, toy / "space.yaml", strategy, 300, cut, agents=2, seed=4, resume=True, tensorboard=False)
+    assert r["replayed_queries"] == 137
+    assert (cut / "failures.json").read_bytes() == (whole / "failures.json").read_bytes()
+    def logged(folder):
+        rows = [json.loads(line) for line in (folder / "queries.jsonl").read_text().splitlines()]
+        for row in rows:
+            row["query"].pop("seconds")
+        return rows
+
+    def same(a, b):
+        """Equal up to the last float bits: live queries after the replay may be batched
+        differently, and a body's last bits can depend on its batch."""
+        if isinstance(a, float) or isinstance(b, float):
+            return a == pytest.approx(b, rel=1e-6, abs=1e-6)
+        if isinstance(a, list) and isinstance(b, list):
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        if isinstance(a, dict) and isinstance(b, dict):
+            return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        return a == b
+
+    assert same(logged(cut), logged(whole))
+    with pytest.raises(SynthgenError, match="seed"):
+        run_search(model, toy / "space.yaml", strategy, 300, cut, agents=2, seed=5, resume=True, tensorboard=False)
+
+
+def test_budget_is_exact_with_validation_included(toy, tmp_path):
+    r = run_search(f"planted:{toy / 'planted.yaml'}", toy / "space.yaml", "random", 77, tmp_path / "r", seed=0,
+                   tensorboard=False)
+    assert r["queries_used"] == 77
+    doc = json.loads((tmp_path / "r" / "failures.json").read_text())
+    assert set(doc) >= {"strategy", "model", "space", "seed", "budget", "queries_used", "regions"}
+
+
+def test_bad_arguments_are_named(toy, tmp_path):
+    with pytest.raises(ParamError, match="--strategy"):
+        make_strategy("annealing")
+    with pytest.raises(ParamError, match="--budget"):
+        run_search(f"planted:{toy / 'planted.yaml'}", toy / "space.yaml", "random", 0, tmp_path / "x")
+    with pytest.raises(ParamError, match="--space"):
+        run_search(f"planted:{toy / 'planted.yaml'}", toy / "nope.yaml", "random", 10, tmp_path / "y")
