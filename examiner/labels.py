@@ -36,4 +36,5 @@ def describe_range(name: str, lo: float, hi: float, unit: str = "") -> str:
     def fmt(v: float) -> str:
         return f"{v:.0f}" if abs(hi - lo) >= 10 else f"{v:.2g}" if abs(v) < 10 else f"{v:.1f}"
 
-    return f"{describe(name)} {fmt(lo)}-{fmt(hi)}{' ' + unit if unit else ''}"
+    sep = " to " if lo < 0 or hi < 0 else "-"
+    return f"{describe(name)} {fmt(lo)}{sep}{fmt(hi)}{' ' + unit if unit else ''}"

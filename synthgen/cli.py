@@ -141,13 +141,16 @@ def generate(scene: Path = typer.Option(..., help="Scene YAML (scenes/studio.yam
              format: str = typer.Option("coco,densepose,dense", "--format",
                                         help="Comma list of coco, densepose, dense, webdataset."),
              shard_size: int = typer.Option(64, help="Samples per shard (the unit of resume)."),
-             dp_points: int = typer.Option(100, help="DensePose points sampled per person.")):
+             dp_points: int = typer.Option(100, help="DensePose points sampled per person."),
+             from_regions: Optional[Path] = typer.Option(None, "--from-regions",
+                                                        help="An examiner failures.json: draw samples inside its "
+                                                        "regions (other params from the scene).")):
     """Render a sharded, resumable, deterministic dataset in COCO / DensePose-COCO formats."""
     from synthgen.dataset.generate import generate as run
 
     progress = _Progress()
     with progress.bar:
-        summary = run(scene, n, out, seed, workers, ray, size, format, shard_size, dp_points, progress)
+        summary = run(scene, n, out, seed, workers, ray, size, format, shard_size, dp_points, progress, from_regions)
     table = Table(title=f"dataset {summary.out}", show_header=False)
     table.add_row("samples", str(summary.n))
     table.add_row("shards", f"{summary.shards} ({summary.kept} kept from an earlier run)")

@@ -21,6 +21,9 @@ class ParamError(SynthgenError, ValueError):
         prefix = f"{where}: " if where else ""
         super().__init__(f"{prefix}parameter '{key}': {problem}")
 
+    def __reduce__(self):  # errors cross process boundaries (dataset workers)
+        return (type(self), (self.key, self.problem, self.where))
+
 
 class ConfigError(SynthgenError, ValueError):
     """A configuration file (YAML, pose file, ...) is malformed."""
@@ -28,8 +31,12 @@ class ConfigError(SynthgenError, ValueError):
     def __init__(self, path: str, problem: str, line: int | None = None):
         self.path = str(path)
         self.line = line
+        self.problem = problem
         loc = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{loc}: {problem}")
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.problem, self.line))
 
 
 class ModelFileError(SynthgenError, FileNotFoundError):

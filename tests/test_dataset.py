@@ -192,3 +192,26 @@ def test_bad_options_are_named(tmp_path):
     r = cli("generate", "--scene", str(SCENE), "-n", "2", "--out", str(tmp_path / "o"), "--format", "coco,voc")
     assert r.returncode == 2 and "--format" in r.stderr and "voc" in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_from_regions_samples_inside_the_boxes(tmp_path):
+    failures = {"regions": [{"id": 0, "bounds": {"camera.yaw": [40.0, 50.0], "pose.left_elbow.flex": [100.0, 120.0]}},
+                            {"id": 1, "bounds": {"camera.pitch": [30.0, 35.0], "background.kind": ["clutter"]}}]}
+    f = tmp_path / "failures.json"
+    f.write_text(json.dumps(failures))
+    out = tmp_path / "regions"
+    generate(SCENE, 4, out, seed=1, size=48, formats="coco", shard_size=2, regions=f)
+    metas = [json.loads(p.read_text()) for p in sorted(out.glob("shards/*/meta/*.json"))]
+    assert [m["region"] for m in metas] == [0, 1, 0, 1]
+    for m in metas:
+        p = m["params"]
+        if m["region"] == 0:
+            assert 40 <= p["camera.yaw"] <= 50 and 100 <= p["pose.left_elbow.flex"] <= 120
+        else:
+            assert 30 <= p["camera.pitch"] <= 35 and p["background.kind"] == "clutter"
+    assert verify(out).ok
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"regions": [{"bounds": {"pose.left_elbow.flex": [100, 400]}}]}))
+    with pytest.raises(SynthgenError, match="pose.left_elbow.flex"):
+        generate(SCENE, 2, tmp_path / "never", size=48, regions=bad)
+    assert not (tmp_path / "never").exists()

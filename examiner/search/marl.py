@@ -81,7 +81,7 @@ class MarlSearch(Strategy):
                 return [seed] * self.num_envs
 
         vec = VecEnv(ss.pettingzoo_env_to_vec_env_v1(env))
-        model = PPO("MlpPolicy", vec, n_steps=self.n_steps, batch_size=min(64, self.n_steps * self.agents),
+        model = PPO("MlpPolicy", vec, n_steps=self.n_steps, batch_size=max(2, self.n_steps * self.agents // 2),
                     n_epochs=4, gamma=0.9, learning_rate=self.learning_rate, ent_coef=self.ent_coef, seed=ctx.seed,
                     policy_kwargs={"net_arch": [64, 64]}, device="cpu", verbose=0,
                     tensorboard_log=str(self.tensorboard) if self.tensorboard else None)

@@ -54,7 +54,7 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 def generate(scene: str | Path, n: int, out: str | Path, seed: int = 0, workers: int = 1,
              ray_address: str | None = None, size: int | None = None, formats: str = "coco,densepose,dense",
-             shard_size: int = 64, dp_points: int = 100, progress=None) -> Summary:
+             shard_size: int = 64, dp_points: int = 100, progress=None, regions: str | Path | None = None) -> Summary:
     """Write (or finish) a dataset of ``n`` samples of ``scene`` in ``out``. ``progress`` is
     an object with ``start(total, done)`` and ``advance(k)`` (the CLI passes a progress bar)."""
     from synthgen.scene import SceneConfig
@@ -68,9 +68,18 @@ def generate(scene: str | Path, n: int, out: str | Path, seed: int = 0, workers:
             raise ParamError(name, f"must be at least {low}, got {value}")
     fmts = parse_formats(formats)
     config = SceneConfig.from_yaml(scene, size)  # every problem of the scene file surfaces here
+    if regions is not None:
+        from synthgen.dataset.regions import load_regions
+
+        if not Path(regions).is_file():
+            raise ParamError("--from-regions", f"no such file: {regions}")
+        for r in load_regions(regions):  # values and joint limits checked before anything is written
+            for end in (0, -1):
+                config.space.validate({k: v[end] for k, v in r["bounds"].items()}, strict=False, where=str(regions))
     root = Path(out)
     identity = {"scene_sha256": sha256_file(scene), "seed": seed, "width": config.width, "height": config.height,
-                "formats": list(fmts), "shard_size": shard_size, "dp_points": dp_points}
+                "formats": list(fmts), "shard_size": shard_size, "dp_points": dp_points,
+                "regions_sha256": sha256_file(regions) if regions is not None else None}
     existing = manifest.load(root) if root.is_dir() else None
     if existing is None and root.is_dir() and any(root.iterdir()):
         raise SynthgenError(f"{root}: not empty and holds no {manifest.MANIFEST}; choose an empty or new --out")
@@ -79,7 +88,8 @@ def generate(scene: str | Path, n: int, out: str | Path, seed: int = 0, workers:
 
     n_shards = math.ceil(n / shard_size)
     jobs = [ShardJob(str(root.resolve()), k, k * shard_size, min(shard_size, n - k * shard_size),
-                     str(scene.resolve()), size, seed, fmts, dp_points) for k in range(n_shards)]
+                     str(scene.resolve()), size, seed, fmts, dp_points,
+                     str(Path(regions).resolve()) if regions is not None else None) for k in range(n_shards)]
     root.mkdir(parents=True, exist_ok=True)
     shards = _keep_finished(root, jobs)
     write_atomic(root / "scene.yaml", scene.read_bytes())

@@ -32,6 +32,7 @@ class ShardJob:
     seed: int
     formats: tuple[str, ...]
     dp_points: int = 100
+    regions: str | None = None  # a failures.json: samples are drawn inside its regions
 
     @property
     def name(self) -> str:
@@ -51,22 +52,46 @@ def sample_seeds(seed: int, index: int) -> tuple[np.random.Generator, int, np.ra
 _RENDERERS: dict = {}
 
 
-def renderer_for(scene: str, size: int | None):
-    """(SceneConfig, Renderer) of a scene, built once per process."""
-    key = (scene, size)
+def renderer_for(scene: str, size: int | None, free: tuple[str, ...] = ()):
+    """(SceneConfig, Renderer) of a scene, built once per process. ``free`` names dims whose
+    values may leave the scene's own bounds (failure regions; the catalog's limits still hold)."""
+    key = (scene, size, free)
     if key not in _RENDERERS:
+        from dataclasses import replace
+
         from synthgen.render.renderer import Renderer
         from synthgen.scene import SceneConfig
 
         config = SceneConfig.from_yaml(scene, size)
-        _RENDERERS[key] = (config, Renderer(config))
+        space = replace(config.space, dims=tuple(d for d in config.space.dims if d.name not in free))
+        _RENDERERS[key] = (config, Renderer(replace(config, space=space)))
     return _RENDERERS[key]
 
 
+_REGIONS: dict = {}
+
+
+def sample_params(job: ShardJob, index: int, params_rng: np.random.Generator) -> tuple[dict, int | None]:
+    """The parameters of sample ``index`` (and the failure region it was drawn in, if any)."""
+    config, _ = renderer_for(job.scene, job.size)
+    params = config.space.sample(params_rng)
+    if job.regions is None:
+        return params, None
+    from synthgen.dataset.regions import in_region, load_regions
+
+    if job.regions not in _REGIONS:
+        _REGIONS[job.regions] = load_regions(job.regions)
+    regions = _REGIONS[job.regions]
+    region = regions[index % len(regions)]
+    return in_region(params, region, params_rng), region["id"]
+
+
 def render_sample(job: ShardJob, index: int):
-    config, renderer = renderer_for(job.scene, job.size)
     params_rng, render_seed, ann_rng = sample_seeds(job.seed, index)
-    return renderer.render(config.space.sample(params_rng), render_seed), ann_rng
+    params, region = sample_params(job, index, params_rng)
+    free = tuple(sorted({n for r in _REGIONS.get(job.regions, []) for n in r["bounds"]}))
+    _, renderer = renderer_for(job.scene, job.size, free)
+    return renderer.render(params, render_seed), ann_rng, region
 
 
 def write_shard(job: ShardJob, progress=None) -> dict:
@@ -91,7 +116,7 @@ def write_shard(job: ShardJob, progress=None) -> dict:
 
     images, annotations, members = [], [], []
     for i in range(job.start, job.start + job.count):
-        sample, ann_rng = render_sample(job, i)
+        sample, ann_rng, region = render_sample(job, i)
         key = f"{i:08d}"
         image_file = f"{job.name}/images/{key}.png"
         image_png = png_bytes(sample.image)
@@ -102,7 +127,7 @@ def write_shard(job: ShardJob, progress=None) -> dict:
             ann = person_annotation(sample, i + 1, i + 1, "densepose" in job.formats, ann_rng, job.dp_points)
             if ann is not None:
                 annotations.append(ann)
-        meta = {"index": i, "image": image_file} | sample.meta()
+        meta = {"index": i, "image": image_file} | ({"region": region} if region is not None else {}) | sample.meta()
         meta_json = json_bytes(meta)
         put(f"meta/{key}.json", meta_json)
         dense = {}
