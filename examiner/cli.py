@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -276,6 +277,35 @@ def demo(out: str = typer.Option("out/examiner_demo", help="Output folder."),
                       "; ".join(plain_summary(r, result["searched_dims"])))
     console.print(table)
     console.print(f"[bold green]report:[/] {Path(html).resolve()}")
+
+
+@app.command()
+def finetune(model: str = typer.Option(..., help="torch:CHECKPOINT of the baseline to fine-tune."),
+             regions: str = typer.Option(..., help="failures.json of a search on that model."),
+             scene: str = typer.Option("scenes/studio.yaml", help="Scene for the other params and the default set."),
+             out: str = typer.Option(..., help="Output folder."),
+             mix: float = typer.Option(0.5, help="Share of region samples in the training mix."),
+             steps: int = typer.Option(400, help="Fine-tuning steps."),
+             n: int = typer.Option(600, "-n", help="Training samples (regions + default)."),
+             heldout: int = typer.Option(160, help="Held-out samples per set."),
+             search_budget: Optional[int] = typer.Option(None, help="Also search the fine-tuned model with this budget "
+                                                         "(default: the original search's)."),
+             no_search: bool = typer.Option(False, "--no-search", help="Skip the fresh search."),
+             workers: int = typer.Option(2, help="Rendering workers."),
+             seed: int = typer.Option(0, help="Seed.")):
+    """Fine-tune the torch baseline on a search's failure regions; measure before and after."""
+    from examiner.finetune import finetune as run, table_markdown
+
+    if not model.startswith("torch:"):
+        raise SynthgenError("--model: fine-tuning works on the project's torch baseline (torch:PATH); "
+                            "for other models, train on `synthgen generate --from-regions` data")
+    budget = None
+    if not no_search:
+        budget = search_budget or json.loads(Path(regions).read_text()).get("budget") if Path(regions).is_file() else None
+    result = run(model[len("torch:"):], regions, scene, out, mix, steps, n, heldout, None, workers, seed,
+                 search_budget=budget, log=lambda m: console.print(m, highlight=False))
+    console.print(table_markdown(result))
+    console.print(f"wrote {out}/finetune.json, {out}/finetune.md, {result['finetuned']}")
 
 
 def main() -> None:

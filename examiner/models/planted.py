@@ -3,6 +3,10 @@ truth keypoints plus small noise, except for samples whose parameters fall insid
 hidden regions, where it fails in the region's way:
 
     noise: 0.01              # Gaussian noise outside the regions, in person-box sizes
+    falloff: 0.15            # optional: within this share of each bounded dim's catalog range
+                             # around a region, noise rises towards `edge_noise` (real models
+                             # degrade gradually before they fail); 0 = a hard edge
+    edge_noise: 0.03
     regions:
       - name: left_arm_raise_side_view
         bounds: {pose.left_shoulder.abduct: [100, 160], camera.yaw: [40, 90]}
@@ -48,9 +52,12 @@ class PlantedRegion:
 class PlantedModel(ModelUnderTest):
     needs_image = False
 
-    def __init__(self, regions: list[PlantedRegion], noise: float = 0.01, name: str = "planted"):
+    def __init__(self, regions: list[PlantedRegion], noise: float = 0.01, name: str = "planted",
+                 falloff: float = 0.0, edge_noise: float = 0.03):
         self.regions = regions
         self.noise = noise
+        self.falloff = falloff
+        self.edge_noise = edge_noise
         self.name = name
 
     @classmethod
@@ -64,9 +71,10 @@ class PlantedModel(ModelUnderTest):
         at = lambda *k: f"{path}:{lines.get(k, '?')}"  # noqa: E731
         if not isinstance(data, dict) or not isinstance(data.get("regions"), list) or not data["regions"]:
             raise ConfigError(str(path), "expected 'regions:' with at least one {name, bounds, effect}")
-        unknown = set(data) - {"regions", "noise", "description"}
+        known = ("regions", "noise", "falloff", "edge_noise", "description")
+        unknown = set(data) - set(known)
         if unknown:
-            raise ParamError(sorted(unknown)[0], "unknown key (regions, noise, description)", at(sorted(unknown)[0]))
+            raise ParamError(sorted(unknown)[0], f"unknown key ({', '.join(known)})", at(sorted(unknown)[0]))
         regions = []
         for i, r in enumerate(data["regions"]):
             if not isinstance(r, dict) or not isinstance(r.get("bounds"), dict) or not r["bounds"]:
@@ -89,7 +97,28 @@ class PlantedModel(ModelUnderTest):
         noise = data.get("noise", 0.01)
         if not isinstance(noise, (int, float)) or not 0 <= noise < 0.2:
             raise ParamError("noise", f"expected a fraction of the person's box in [0, 0.2), got {noise!r}", at("noise"))
-        return cls(regions, float(noise), f"planted:{path.name}")
+        shape = {}
+        for key, default, hi in (("falloff", 0.0, 0.5), ("edge_noise", 0.03, 0.2)):
+            v = data.get(key, default)
+            if not isinstance(v, (int, float)) or not 0 <= v <= hi:
+                raise ParamError(key, f"expected a number in [0, {hi}], got {v!r}", at(key))
+            shape[key] = float(v)
+        return cls(regions, float(noise), f"planted:{path.name}", **shape)
+
+    def proximity(self, params: dict) -> float:
+        """1 at a region's edge, falling linearly to 0 at ``falloff`` (share of each bounded
+        dim's catalog range) away from the nearest region; 0 without falloff."""
+        if self.falloff <= 0:
+            return 0.0
+        best = 0.0
+        for r in self.regions:
+            d = 0.0
+            for k, (lo, hi) in r.bounds.items():
+                dim = lookup(k)
+                v = float(params.get(k, dim.default))
+                d = max(d, max(lo - v, v - hi, 0.0) / (dim.high - dim.low))
+            best = max(best, 1.0 - d / self.falloff)
+        return best
 
     def region_of(self, params: dict) -> PlantedRegion | None:
         for r in self.regions:
@@ -109,8 +138,10 @@ class PlantedModel(ModelUnderTest):
             rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
             gt = np.asarray(info.keypoints2d, dtype=np.float64)
             size = max(float(info.bbox[2]), float(info.bbox[3]), 1.0)
-            kp[b] = gt + rng.normal(0.0, self.noise * size, gt.shape)
             region = self.region_of(info.params)
+            near = self.proximity(info.params) if region is None else 0.0
+            noise = self.noise + (self.edge_noise - self.noise) * near
+            kp[b] = gt + rng.normal(0.0, noise * size, gt.shape)
             if region is None:
                 continue
             if region.effect == "drop":

@@ -18,7 +18,7 @@ class Growth:
     start_half_width: float = 0.04  # initial box half-width (normalized units)
     first_step: float = 0.15  # how far a face moves at first
     step_factor: float = 2.0  # ... and the factor its step grows by after each success
-    slab_samples: int = 2  # points per face slab per round
+    slab_samples: int = 1  # points per face slab per round (a miss gets one half-step retry)
     slab_threshold: float = 1.0  # share of them that must fail for the face to move
     max_rounds: int = 10
     inner: float = 0.7  # slab points take their other coordinates from the box shrunk to this share
