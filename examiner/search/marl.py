@@ -5,7 +5,9 @@ batched evaluation for all agents.
 Cooperation is explicit: the shared registry lowers an agent's reward inside regions other
 agents already claimed and raises it for failures far from known ones (``Shaping``); an agent
 that reaches a new failure switches to boundary growth for it (the region is validated and
-registered for everyone), then moves on from a fresh point away from known regions. Training
+registered for everyone), then moves on from a fresh point away from known regions. Each agent
+walks elitist: a step that lowers its error is not taken (the agent stays, and is rewarded for
+raising the error), so even an untrained policy climbs towards failures. Training
 is logged to TensorBoard through SB3's logger when a log folder is given."""
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from examiner.env import ExaminerParallelEnv, Shaping
+from examiner.env import ExaminerParallelEnv, Shaping, query_info
 from examiner.search.boundary import grow_region
 from examiner.search.context import BudgetExhausted, SearchContext
 from examiner.search.strategy import Strategy
@@ -40,16 +42,36 @@ class _CooperativeEnv(ExaminerParallelEnv):
     def reset(self, seed=None, options=None):
         options = dict(options or {})
         options.setdefault("starts", [self._fresh_point() for _ in self.possible_agents])
-        return super().reset(seed=None, options=options)
+        obs, infos = super().reset(seed=None, options=options)
+        self.err = {a: (i["error"] if i["graded"] else 0.0) for a, i in infos.items()}
+        return obs, infos
 
     def step(self, actions):
-        obs, rewards, terms, truncs, infos = super().step(actions)
-        for a in list(obs):
-            x = self.x[a]
-            if infos[a]["failed"] and not self.ctx.known(x):
-                grow_region(self.ctx, x, self.strategy.growth, owner=a)
-                self.x[a] = self._fresh_point()  # move on: the region is everyone's now
-                obs[a] = self._obs(a, 0.0)
+        live = [a for a in self.agents if a in actions]
+        before = {a: self.x[a].copy() for a in live}
+        for a in live:
+            self.x[a] = self.core.move(self.x[a], actions[a])
+        self.t += 1
+        qs = self.core.query([self.x[a] for a in live])  # one batched evaluation for all agents
+        obs, rewards, infos = {}, {}, {}
+        for a, q in zip(live, qs):
+            e = q.error if q.graded else 0.0
+            rewards[a] = self.core.shaping.reward(q, self.x[a], self.core.registry) \
+                + self.strategy.progress_weight * (e - self.err[a])
+            infos[a] = query_info(q)
+            if q.failed and not self.ctx.known(self.x[a]):
+                grow_region(self.ctx, self.x[a], self.strategy.growth, owner=a)
+                self.x[a], self.err[a] = self._fresh_point(), 0.0  # move on: the region is everyone's now
+            elif e + 1e-9 < self.err[a]:
+                self.x[a] = before[a]  # a step that lowers the error is not taken (elitist walk)
+            else:
+                self.err[a] = e
+            obs[a] = self._obs(a, self.err[a])
+        done = self.t >= self.core.max_steps
+        terms = {a: False for a in live}
+        truncs = {a: done for a in live}
+        if done:
+            self.agents = []
         return obs, rewards, terms, truncs, infos
 
 
@@ -57,6 +79,7 @@ class MarlSearch(Strategy):
     name = "marl"
     step_size = 0.25
     episode_steps = 24
+    progress_weight = 1.0  # reward for raising the error, on top of the shaped error
     shaping = Shaping()
     n_steps = 32  # PPO rollout length per agent
     learning_rate = 3e-4
