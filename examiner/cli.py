@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -309,23 +308,9 @@ def finetune(model: str = typer.Option(..., help="torch:CHECKPOINT of the baseli
 
 
 def main() -> None:
-    try:
-        rc = app(standalone_mode=False)
-        sys.exit(rc if isinstance(rc, int) else 0)
-    except SynthgenError as e:
-        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False)
-        sys.exit(2)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        sys.exit(130)
-    except Exception as e:  # click usage errors
-        import click
+    from synthgen.errors import run_cli
 
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(2)
-        raise
+    run_cli(app)
 
 
 if __name__ == "__main__":

@@ -58,7 +58,8 @@ def finetune(model_path: str | Path, regions: str | Path, scene: str | Path, out
              steps: int = 400, n_train: int = 600, n_heldout: int = 160, size: int | None = None, workers: int = 2,
              seed: int = 0, lr: float = 5e-4, batch_size: int = 32, search_budget: int | None = None,
              log=print) -> dict:
-    from examiner.models.baseline import KeypointDataset, TorchBaseline, train
+    from examiner.models.baseline import TorchBaseline, train
+    from examiner.models.training_data import KeypointDataset
     from synthgen.dataset.generate import generate
 
     if not 0.0 < mix <= 1.0:

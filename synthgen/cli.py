@@ -257,23 +257,9 @@ def _optional_ray_address(argv: list[str]) -> list[str]:
 
 
 def main() -> None:
-    try:
-        rc = app(args=_optional_ray_address(sys.argv[1:]), standalone_mode=False)
-        sys.exit(rc if isinstance(rc, int) else 0)
-    except SynthgenError as e:
-        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False)
-        sys.exit(2)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        sys.exit(130)
-    except Exception as e:  # click usage errors
-        import click
+    from synthgen.errors import run_cli
 
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(2)
-        raise
+    run_cli(app, _optional_ray_address(sys.argv[1:]))
 
 
 if __name__ == "__main__":

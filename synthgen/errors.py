@@ -41,3 +41,27 @@ class ConfigError(SynthgenError, ValueError):
 
 class ModelFileError(SynthgenError, FileNotFoundError):
     """A body-model file the user must supply is missing or cannot be read safely."""
+
+
+def run_cli(app, args: list[str] | None = None) -> None:
+    """Run a typer ``app`` the way every command line of the project behaves: errors a user can
+    fix (SynthgenError, usage errors) print one line and exit with code 2; Ctrl-C exits 130."""
+    import sys
+
+    import click
+    import typer
+    from rich.console import Console
+
+    try:
+        rc = app(args=args, standalone_mode=False)
+        sys.exit(rc if isinstance(rc, int) else 0)
+    except SynthgenError as e:
+        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False)
+        sys.exit(2)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(2)

@@ -13,20 +13,24 @@ import torch
 from examiner.models import load_model
 from examiner.models.base import ModelUnderTest, Prediction
 from examiner.models.baseline import (
-    FLIP_INDEX,
-    AugmentConfig,
     BaselineConfig,
-    KeypointDataset,
     TorchBaseline,
-    augment_matrix,
-    decode_heatmaps,
     evaluate_pck,
+    train,
+)
+from examiner.models.keypoint_geometry import (
+    decode_heatmaps,
     gaussian_targets,
     heatmap_to_input,
     letterbox,
+)
+from examiner.models.training_data import (
+    FLIP_INDEX,
+    AugmentConfig,
+    KeypointDataset,
+    augment_matrix,
     load_image,
     read_coco,
-    train,
     warp,
 )
 from examiner.models.onnx_model import OnnxModel, export_baseline

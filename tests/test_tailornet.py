@@ -195,7 +195,8 @@ def test_wrong_shapes_are_named(tn_root, tmp_path):
 
 
 def test_no_folder_and_missing_class(smpl_body, tn_root, wardrobe, monkeypatch):
-    from synthgen.clothing.tailornet import ENV_VAR, TailorNetWardrobe
+    from synthgen.clothing.tailornet import TailorNetWardrobe
+    from synthgen.clothing.tailornet_files import ENV_VAR
 
     monkeypatch.delenv(ENV_VAR, raising=False)
     with pytest.raises(ModelFileError, match=ENV_VAR):

@@ -20,7 +20,6 @@ config, state_dict, training summary), so they load with ``torch.load(weights_on
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -34,12 +33,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from examiner.models.base import N_KEYPOINTS, ModelUnderTest, Prediction
-from synthgen.errors import ConfigError, ModelFileError, ParamError
+from examiner.models.keypoint_geometry import (
+    Letterbox, decode_heatmaps, gaussian_targets, heatmap_loss, heatmap_to_input, letterbox, visibility_weights,
+)
+from examiner.models.training_data import (
+    AugmentConfig, KeypointDataset, colour_jitter, flip_labels, load_image, read_coco, sample_augmentation, warp,
+)
+from synthgen.errors import ModelFileError, ParamError
 
 CHECKPOINT_KIND = "pose-examiner-baseline"
 CHECKPOINT_VERSION = 1
-#: COCO-17 keypoint index of each joint's mirror image (left <-> right)
-FLIP_INDEX = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 PCK_THRESHOLDS = (0.05, 0.1, 0.2)
@@ -146,277 +149,6 @@ class HeatmapNet(nn.Module):
             p = F.interpolate(p, scale_factor=2.0, mode="nearest") + self.lateral[i](feats[i])
             p = self.smooth[i](p)
         return self.head(p)
-
-
-# --- geometry shared by training, prediction and ONNX models --------------------------------------
-@dataclass
-class Letterbox:
-    """Per-image map original pixel -> network input pixel: ``x_in = (x + 0.5) * sx - 0.5 + ox``."""
-
-    sx: float
-    sy: float
-    ox: float
-    oy: float
-
-    def to_input(self, xy: np.ndarray) -> np.ndarray:
-        xy = np.asarray(xy, dtype=np.float64)
-        return np.stack([(xy[..., 0] + 0.5) * self.sx - 0.5 + self.ox,
-                         (xy[..., 1] + 0.5) * self.sy - 0.5 + self.oy], -1)
-
-    def to_image(self, xy: np.ndarray) -> np.ndarray:
-        xy = np.asarray(xy, dtype=np.float64)
-        return np.stack([(xy[..., 0] - self.ox + 0.5) / self.sx - 0.5,
-                         (xy[..., 1] - self.oy + 0.5) / self.sy - 0.5], -1)
-
-
-def letterbox_geometry(height: int, width: int, out_h: int, out_w: int) -> tuple[int, int, Letterbox]:
-    """(resized height, resized width, map) of fitting an image into (out_h, out_w), centred."""
-    s = min(out_h / height, out_w / width)
-    rh, rw = max(1, min(out_h, round(height * s))), max(1, min(out_w, round(width * s)))
-    oy, ox = (out_h - rh) // 2, (out_w - rw) // 2
-    return rh, rw, Letterbox(rw / width, rh / height, float(ox), float(oy))
-
-
-def letterbox(images: np.ndarray, out_h: int, out_w: int) -> tuple[np.ndarray, Letterbox]:
-    """``images`` (B, H, W, 3) uint8 -> (B, out_h, out_w, 3) float32 in [0, 255], resized with
-    antialiasing and centred on black bars, and the map of original pixels to it."""
-    images = np.asarray(images)
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ParamError("images", f"expected (B, H, W, 3) RGB, got shape {images.shape}")
-    b, h, w, _ = images.shape
-    rh, rw, lb = letterbox_geometry(h, w, out_h, out_w)
-    x = torch.from_numpy(np.array(images, dtype=np.float32)).permute(0, 3, 1, 2)
-    if (rh, rw) != (h, w):
-        x = F.interpolate(x, size=(rh, rw), mode="bilinear", align_corners=False, antialias=True)
-    out = torch.zeros(b, 3, out_h, out_w)
-    oy, ox = int(lb.oy), int(lb.ox)
-    out[:, :, oy:oy + rh, ox:ox + rw] = x
-    return out.clamp_(0, 255).permute(0, 2, 3, 1).numpy(), lb
-
-
-def decode_heatmaps(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(B, K, h, w) heatmaps -> peak positions (B, K, 2) in heatmap pixels (x, y), sub-pixel by a
-    log-parabola fit through the peak and its neighbours along each axis, and peak values (B, K)."""
-    hm = np.asarray(heatmaps, dtype=np.float64)
-    b, k, h, w = hm.shape
-    flat = hm.reshape(b, k, h * w)
-    idx = flat.argmax(-1)
-    peak = np.take_along_axis(flat, idx[..., None], -1)[..., 0]
-    py, px = np.divmod(idx, w)
-    bi, ki = np.meshgrid(np.arange(b), np.arange(k), indexing="ij")
-    floor = np.maximum(peak, 1e-6) * 1e-2
-
-    def logv(yy, xx):
-        return np.log(np.maximum(hm[bi, ki, np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)], floor))
-
-    def offset(lm, l0, lp):
-        den = lm - 2 * l0 + lp
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d = np.where(den < -1e-9, 0.5 * (lm - lp) / den, 0.0)
-        return np.clip(d, -0.5, 0.5)
-
-    l0 = logv(py, px)
-    dx = offset(logv(py, px - 1), l0, logv(py, px + 1))
-    dy = offset(logv(py - 1, px), l0, logv(py + 1, px))
-    dx = np.where(peak > 0, dx, 0.0)
-    dy = np.where(peak > 0, dy, 0.0)
-    return np.stack([px + dx, py + dy], -1), peak
-
-
-def heatmap_to_input(xy: np.ndarray, in_h: int, in_w: int, hm_h: int, hm_w: int) -> np.ndarray:
-    """Heatmap pixel coordinates -> network input pixel coordinates (pixel centres at integers)."""
-    sx, sy = in_w / hm_w, in_h / hm_h
-    return np.stack([(xy[..., 0] + 0.5) * sx - 0.5, (xy[..., 1] + 0.5) * sy - 0.5], -1)
-
-
-def gaussian_targets(keypoints: torch.Tensor, weights: torch.Tensor, input_size: int, stride: int,
-                     sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gaussian heatmaps (B, 17, S/stride, S/stride) around ``keypoints`` (B, 17, 2) in input
-    pixels, and per-joint weights with joints outside the input zeroed."""
-    hs = input_size // stride
-    c = (keypoints + 0.5) / stride - 0.5
-    grid = torch.arange(hs, dtype=torch.float32)
-    gx = torch.exp(-((grid[None, None, :] - c[..., 0:1]) ** 2) / (2 * sigma**2))
-    gy = torch.exp(-((grid[None, None, :] - c[..., 1:2]) ** 2) / (2 * sigma**2))
-    inside = ((keypoints >= -0.5) & (keypoints < input_size - 0.5)).all(-1)
-    w = weights * inside.float()
-    return gy[..., :, None] * gx[..., None, :] * (w > 0).float()[..., None, None], w
-
-
-def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Visibility weighted MSE, averaged over supervised joints (x 1000 for a readable scale)."""
-    per_joint = ((pred - target) ** 2).mean(dim=(2, 3))
-    return 1000.0 * (per_joint * weights).sum() / weights.sum().clamp(min=1.0)
-
-
-def visibility_weights(visibility) -> torch.Tensor:
-    """v = 0 (outside the image) -> 0, v = 1 (occluded) and v = 2 (visible) -> 1."""
-    return (torch.as_tensor(np.asarray(visibility)) > 0).float()
-
-
-# --- augmentation ---------------------------------------------------------------------------------
-@dataclass
-class AugmentConfig:
-    scale: float = 0.25  # zoom factor in [1 - scale, 1 + scale]
-    rotate: float = 25.0  # degrees, +-
-    rotate_prob: float = 0.6
-    translate: float = 0.1  # fraction of the input size, +-
-    flip_prob: float = 0.5
-    brightness: float = 0.3
-    contrast: float = 0.3
-    saturation: float = 0.4
-    channel_gain: float = 0.1  # per-channel colour cast, +-
-    gray_prob: float = 0.05
-    noise: float = 0.03  # max Gaussian pixel noise (on [0, 1])
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def augment_matrix(size: int, scale: float = 1.0, rotate_deg: float = 0.0, tx: float = 0.0, ty: float = 0.0,
-                   flip: bool = False) -> np.ndarray:
-    """2 x 3 affine map of input pixels to augmented input pixels (same square ``size``): zoom by
-    ``scale`` and rotate by ``rotate_deg`` (counter-clockwise on screen) about the centre, shift by
-    (tx, ty) pixels, then mirror horizontally if ``flip``."""
-    c = (size - 1) / 2.0
-    a = math.radians(rotate_deg)
-    r = scale * np.array([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]])
-    m = np.zeros((2, 3))
-    m[:, :2] = r
-    m[:, 2] = np.array([c + tx, c + ty]) - r @ np.array([c, c])
-    if flip:
-        m[0] = -m[0]
-        m[0, 2] += size - 1
-    return m
-
-
-def sample_augmentation(b: int, size: int, cfg: AugmentConfig, rng: np.random.Generator
-                        ) -> tuple[np.ndarray, np.ndarray]:
-    """Random affine maps (b, 2, 3) (see ``augment_matrix``) and flip flags (b,)."""
-    flips = rng.random(b) < cfg.flip_prob
-    scales = rng.uniform(1 - cfg.scale, 1 + cfg.scale, b)
-    rots = np.where(rng.random(b) < cfg.rotate_prob, rng.uniform(-cfg.rotate, cfg.rotate, b), 0.0)
-    shifts = rng.uniform(-cfg.translate, cfg.translate, (b, 2)) * size
-    mats = np.stack([augment_matrix(size, scales[i], rots[i], shifts[i, 0], shifts[i, 1], flips[i]) for i in range(b)])
-    return mats, flips
-
-
-def warp(images: torch.Tensor, keypoints: torch.Tensor, matrices: np.ndarray, flips
-         ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Apply per-image affine maps (B, 2, 3) (input pixel -> output pixel, same size) to images
-    (B, C, S, S) float and keypoints (B, 17, 2); where ``flips[i]`` the joints' left / right
-    labels are swapped too, so a 'left_wrist' stays the person's left wrist."""
-    b, _, h, w = images.shape
-    m = torch.as_tensor(np.asarray(matrices), dtype=torch.float32)
-    full = torch.cat([m, torch.tensor([0.0, 0.0, 1.0]).expand(b, 1, 3)], 1)
-    inv = torch.linalg.inv(full)
-    # pixel <-> normalised coordinates of grid_sample (align_corners=False)
-    norm = torch.tensor([[2.0 / w, 0, 1.0 / w - 1], [0, 2.0 / h, 1.0 / h - 1], [0, 0, 1.0]])
-    theta = norm @ inv @ torch.linalg.inv(norm)
-    grid = F.affine_grid(theta[:, :2], list(images.shape), align_corners=False)
-    out = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    kp = keypoints @ m[:, :, :2].transpose(1, 2) + m[:, None, :, 2]
-    flips = torch.as_tensor(np.asarray(flips, dtype=bool))
-    if flips.any():
-        kp = torch.where(flips[:, None, None], kp[:, list(FLIP_INDEX)], kp)
-    return out, kp
-
-
-def flip_labels(values: torch.Tensor, flips) -> torch.Tensor:
-    """Swap left / right joints of per-joint ``values`` (B, 17, ...) where ``flips``."""
-    flips = torch.as_tensor(np.asarray(flips, dtype=bool))
-    shape = (-1,) + (1,) * (values.dim() - 1)
-    return torch.where(flips.view(shape), values[:, list(FLIP_INDEX)], values)
-
-
-def colour_jitter(x: torch.Tensor, rng: np.random.Generator, cfg: AugmentConfig) -> torch.Tensor:
-    """Random brightness / contrast / saturation / colour cast / grey / noise on (B, 3, H, W) in [0, 1]."""
-    b = x.shape[0]
-
-    def u(lo, hi, shape=(b,)):
-        return torch.as_tensor(rng.uniform(lo, hi, shape), dtype=torch.float32)
-
-    gray = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    sat = u(1 - cfg.saturation, 1 + cfg.saturation).view(b, 1, 1, 1)
-    sat = torch.where(torch.as_tensor(rng.random(b) < cfg.gray_prob).view(b, 1, 1, 1), torch.zeros_like(sat), sat)
-    x = gray + (x - gray) * sat
-    mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    x = mean + (x - mean) * u(1 - cfg.contrast, 1 + cfg.contrast).view(b, 1, 1, 1)
-    x = x * u(1 - cfg.brightness, 1 + cfg.brightness).view(b, 1, 1, 1)
-    x = x * u(1 - cfg.channel_gain, 1 + cfg.channel_gain, (b, 3)).view(b, 3, 1, 1)
-    if cfg.noise > 0:
-        g = torch.Generator().manual_seed(int(rng.integers(2**31)))
-        x = x + torch.randn(x.shape, generator=g) * u(0, cfg.noise).view(b, 1, 1, 1)
-    return x.clamp(0, 1)
-
-
-# --- data -----------------------------------------------------------------------------------------
-def read_coco(folder: Path) -> list[dict]:
-    """[{file, keypoints (17, 2), visibility (17,), bbox (4,)}] of a synthgen dataset folder, one
-    per annotated person (images where no person is visible are skipped)."""
-    folder = Path(folder)
-    path = folder / "coco.json"
-    if not path.is_file():
-        raise ParamError("--data", f"{folder}: holds no coco.json (not a finished synthgen dataset)")
-    try:
-        doc = json.loads(path.read_text())
-        images = {im["id"]: im for im in doc["images"]}
-        records = []
-        for ann in doc["annotations"]:
-            kp = np.asarray(ann["keypoints"], dtype=np.float64).reshape(N_KEYPOINTS, 3)
-            records.append({"file": folder / images[ann["image_id"]]["file_name"], "keypoints": kp[:, :2],
-                            "visibility": kp[:, 2].astype(np.int64), "bbox": np.asarray(ann["bbox"], dtype=np.float64)})
-    except (ValueError, KeyError, TypeError) as e:
-        raise ConfigError(str(path), f"not a COCO keypoints file ({type(e).__name__}: {e})") from None
-    records.sort(key=lambda r: str(r["file"]))
-    return records
-
-
-def load_image(path: Path) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
-
-
-class KeypointDataset:
-    """People of one or more synthgen dataset folders, letterboxed once to the network input
-    size and kept in memory as uint8; ``batch`` draws augmented, normalised training batches."""
-
-    def __init__(self, folders: list[Path] | Path, input_size: int = 128, augment: AugmentConfig | None = None):
-        folders = [folders] if isinstance(folders, (str, Path)) else list(folders)
-        self.input_size = input_size
-        self.augment = augment if augment is not None else AugmentConfig()
-        self.records = [r for f in folders for r in read_coco(Path(f))]
-        if not self.records:
-            raise ParamError("--data", f"no annotated person in {', '.join(map(str, folders))}")
-        n = len(self.records)
-        self.images = torch.zeros(n, 3, input_size, input_size, dtype=torch.uint8)
-        self.keypoints = torch.zeros(n, N_KEYPOINTS, 2)
-        self.visibility = torch.zeros(n, N_KEYPOINTS, dtype=torch.int64)
-        for i, r in enumerate(self.records):
-            img, lb = letterbox(load_image(r["file"])[None], input_size, input_size)
-            self.images[i] = torch.from_numpy(img[0]).round().to(torch.uint8).permute(2, 0, 1)
-            self.keypoints[i] = torch.as_tensor(lb.to_input(r["keypoints"]), dtype=torch.float32)
-            self.visibility[i] = torch.as_tensor(r["visibility"])
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def batch(self, index, rng: np.random.Generator | None = None, augment: bool = True
-              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(images (B, 3, S, S) in [0, 1], keypoints (B, 17, 2) input pixels, visibility (B, 17));
-        augmented with ``rng`` when ``augment``."""
-        index = np.asarray(index)
-        x = self.images[index].float() / 255.0
-        kp, vis = self.keypoints[index].clone(), self.visibility[index].clone()
-        if augment:
-            rng = rng if rng is not None else np.random.default_rng()
-            mats, flips = sample_augmentation(len(index), self.input_size, self.augment, rng)
-            x, kp = warp(x, kp, mats, flips)
-            vis = flip_labels(vis, flips)
-            x = colour_jitter(x, rng, self.augment)
-        return x, kp, vis
 
 
 # --- the model under test -------------------------------------------------------------------------

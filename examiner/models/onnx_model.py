@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from examiner.models.base import N_KEYPOINTS, ModelUnderTest, Prediction
-from examiner.models.baseline import Letterbox, decode_prediction, letterbox
+from examiner.models.baseline import decode_prediction
+from examiner.models.keypoint_geometry import Letterbox, letterbox
 from synthgen.errors import ConfigError, ModelFileError, ParamError, SynthgenError
 
 INSTALL_HINT = "onnx: models need onnxruntime, an optional extra: pip install 'pose-examiner[onnx]'"

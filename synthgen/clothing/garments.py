@@ -38,7 +38,7 @@ class Garment:
     @functools.cached_property
     def normals(self) -> np.ndarray:
         """(G, 3) unit vertex normals of the posed garment."""
-        return _vertex_normals(self.vertices, self.faces)
+        return vertex_normals(self.vertices, self.faces)
 
     @property
     def class_id(self) -> int:
@@ -152,7 +152,7 @@ class Wardrobe:
             scale = off_lo + (off_hi - off_lo) * size
             offset = np.maximum(src["signed"][used], 0.0) * scale + 0.01 + wrinkle
             rest = out.rest_vertices[index].double().numpy()
-            rest_n = _vertex_normals(rest, self.body_faces)
+            rest_n = vertex_normals(rest, self.body_faces)
             base = (bary[:, :, None] * rest[corner]).sum(1)
             n = (bary[:, :, None] * rest_n[corner]).sum(1)
             r = base + offset[:, None] * n / np.linalg.norm(n, axis=1, keepdims=True)
@@ -210,7 +210,8 @@ def layer_outer(inner: Garment, outer: Garment, body_v: np.ndarray, body_faces: 
     outer.__dict__.pop("normals", None)  # recomputed from the moved vertices
 
 
-def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+def vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """(V, 3) unit, area-weighted vertex normals of a triangle mesh (numpy)."""
     fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
     n = np.zeros_like(v)
     for k in range(3):

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from synthgen.clothing.tailornet import (
-    INPUT_SIZES, VALID_THETA, WEIGHT_DIRS, _fully_connected, _Net, loop_subdivision,
-)
+from synthgen.clothing.garments import vertex_normals
+from synthgen.clothing.tailornet import VALID_THETA, loop_subdivision
+from synthgen.clothing.tailornet_files import INPUT_SIZES, WEIGHT_DIRS, FullyConnected, fully_connected
 
 #: SMPL joints whose skinning region (dominant bone of the subdivided template) each
 #: synthetic garment covers
@@ -45,14 +45,6 @@ def _model_arrays(smpl_model) -> dict:
     return load_model_data(find_model_file("smpl", "neutral", smpl_model))
 
 
-def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
-    fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-    n = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(n, f[:, k], fn)
-    return n / np.linalg.norm(n, axis=1, keepdims=True).clip(1e-12)
-
-
 def _template(garment_class: str, data: dict):
     """(vert_indices, faces, rest offset of each garment vertex from its base, skirt weights or None)."""
     v = np.asarray(data["v_template"], dtype=np.float64)
@@ -64,7 +56,7 @@ def _template(garment_class: str, data: dict):
         inside = np.isin(owner, REGIONS[garment_class])
         faces = hf[inside[hf].all(1)]
         vi, local = np.unique(faces, return_inverse=True)
-        offset = 0.01 * _vertex_normals(hv, hf)[vi]
+        offset = 0.01 * vertex_normals(hv, hf)[vi]
         return vi.astype(np.int64), local.reshape(-1, 3).astype(np.int64), offset, None
     # the skirt: a cone from the hips to above the knees, weighted to its nearest body vertices
     J = np.asarray(data["J_regressor"], dtype=np.float64) @ v
@@ -113,7 +105,7 @@ def _save_net(folder: Path, kind: str, garment_class: str, gender: str, out_size
     folder.mkdir(parents=True, exist_ok=True)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        net = _Net(_fully_connected(INPUT_SIZES[kind], hidden, out_size, num_layers))
+        net = FullyConnected(fully_connected(INPUT_SIZES[kind], hidden, out_size, num_layers))
         last = net.net[-1]
         with torch.no_grad():
             last.weight.mul_(scale)
