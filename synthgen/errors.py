@@ -48,7 +48,6 @@ def run_cli(app, args: list[str] | None = None) -> None:
     fix (SynthgenError, usage errors) print one line and exit with code 2; Ctrl-C exits 130."""
     import sys
 
-    import click
     import typer
     from rich.console import Console
 
@@ -62,6 +61,8 @@ def run_cli(app, args: list[str] | None = None) -> None:
         sys.exit(e.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(2)
+    except Exception as e:  # usage errors of click, or of the click copy inside typer
+        if hasattr(e, "show") and hasattr(e, "exit_code"):
+            e.show()
+            sys.exit(2)
+        raise
