@@ -23,6 +23,11 @@ from examiner.search.regions import Region, RegionRegistry
 from synthgen.errors import SynthgenError
 
 
+#: a failure this close to a validated box (normalized units, in every dim) is that region's:
+#: growth places faces on the last failing probe, up to one bisection step (2 / 2^5) inside
+KNOWN_MARGIN = 0.0625
+
+
 class BudgetExhausted(Exception):
     """The query budget is used up."""
 
@@ -115,8 +120,10 @@ class SearchContext:
 
     # --- regions -------------------------------------------------------------------------------
     def known(self, x: np.ndarray) -> bool:
-        """x lies in a validated region or in a box that failed validation."""
-        return self.registry.containing(x) is not None or any(r.contains(x) for r in self.rejected)
+        """x lies in (or within KNOWN_MARGIN of) a validated region, or in a box that failed
+        validation."""
+        return (self.registry.containing(x, KNOWN_MARGIN) is not None
+                or any(r.contains(x) for r in self.rejected))
 
     def validate(self, region: Region) -> bool:
         """Draw N points uniformly inside; the region holds if they fail often enough."""

@@ -23,7 +23,15 @@ from examiner.search.strategy import Strategy
 
 
 class _CooperativeEnv(ExaminerParallelEnv):
-    """The parallel env over the search context: failures trigger region growth."""
+    """The parallel env over the search context: failures trigger region growth.
+
+    Each agent walks on across episodes (an episode is only PPO's rollout horizon). Its step is
+    the policy's action times ``step_size`` times the agent's own scale, which grows after a
+    step that raises the error and shrinks after one that does not (a success rule, as in
+    evolution strategies). An agent that has not raised its error for ``patience`` steps, or
+    has just handed a failure to region growth, starts again: from one of the highest-error
+    points any agent has seen outside the known regions (the shared pool, ``pool_share`` of
+    the time) or from a uniform point away from known regions."""
 
     def __init__(self, ctx: SearchContext, strategy: "MarlSearch"):
         super().__init__(ctx, n_agents=strategy.agents, registry=ctx.registry, step_size=strategy.step_size,
@@ -31,6 +39,9 @@ class _CooperativeEnv(ExaminerParallelEnv):
         self.ctx = ctx
         self.strategy = strategy
         self._rng = np.random.default_rng(ctx.seed)
+        self.scale: dict[str, float] = {}
+        self.stalls: dict[str, int] = {}
+        self._spawned: set[int] = set()  # history entries already used as starts
 
     def _fresh_point(self) -> np.ndarray:
         for _ in range(50):
@@ -39,33 +50,66 @@ class _CooperativeEnv(ExaminerParallelEnv):
                 return x
         return x
 
+    def _pooled_point(self, others: list[np.ndarray]) -> np.ndarray | None:
+        """A high-error point from the shared history, not in a known region, not near another
+        agent and not used as a start before (None if there is none)."""
+        s = self.strategy
+        ranked = sorted(((q.error, i) for i, (x, q) in enumerate(self.ctx.history)
+                         if q.graded and not q.failed and i not in self._spawned), reverse=True)
+        for _, i in ranked[: s.pool_size * 4]:
+            x = self.ctx.history[i][0]
+            if self.ctx.known(x) or any(np.linalg.norm(x - o) < s.pool_spacing for o in others):
+                continue
+            self._spawned.add(i)
+            return np.clip(x + self._rng.normal(0.0, s.pool_jitter, x.shape), -1.0, 1.0)
+        return None
+
+    def _restart(self, agent: str) -> None:
+        others = [x for a, x in self.x.items() if a != agent]
+        x = self._pooled_point(others) if self._rng.random() < self.strategy.pool_share else None
+        self.x[agent] = self._fresh_point() if x is None else x
+        self.scale[agent] = 1.0 if x is None else self.strategy.pool_scale
+        self.stalls[agent], self.err[agent] = 0, 0.0
+
     def reset(self, seed=None, options=None):
         options = dict(options or {})
-        options.setdefault("starts", [self._fresh_point() for _ in self.possible_agents])
+        if not self.x:  # the first episode; later ones continue every walk where it stands
+            options.setdefault("starts", [self._fresh_point() for _ in self.possible_agents])
+            self.scale = {a: 1.0 for a in self.possible_agents}
+            self.stalls = {a: 0 for a in self.possible_agents}
+        else:
+            options.setdefault("starts", [self.x[a] for a in self.possible_agents])
         obs, infos = super().reset(seed=None, options=options)
         self.err = {a: (i["error"] if i["graded"] else 0.0) for a, i in infos.items()}
         return obs, infos
 
     def step(self, actions):
+        s = self.strategy
         live = [a for a in self.agents if a in actions]
         before = {a: self.x[a].copy() for a in live}
         for a in live:
-            self.x[a] = self.core.move(self.x[a], actions[a])
+            act = np.clip(np.asarray(actions[a], dtype=np.float64).reshape(self.core.dims), -1.0, 1.0)
+            self.x[a] = np.clip(self.x[a] + self.core.step_size * self.scale[a] * act, -1.0, 1.0)
         self.t += 1
         qs = self.core.query([self.x[a] for a in live])  # one batched evaluation for all agents
         obs, rewards, infos = {}, {}, {}
         for a, q in zip(live, qs):
             e = q.error if q.graded else 0.0
-            rewards[a] = self.core.shaping.reward(q, self.x[a], self.core.registry) \
-                + self.strategy.progress_weight * (e - self.err[a])
+            rewards[a] = self.core.shaping.reward(q, self.x[a], self.core.registry) + s.progress_weight * (e - self.err[a])
             infos[a] = query_info(q)
             if q.failed and not self.ctx.known(self.x[a]):
-                grow_region(self.ctx, self.x[a], self.strategy.growth, owner=a)
-                self.x[a], self.err[a] = self._fresh_point(), 0.0  # move on: the region is everyone's now
+                grow_region(self.ctx, self.x[a], s.growth, owner=a)
+                self._restart(a)  # move on: the region is everyone's now
             elif e + 1e-9 < self.err[a]:
                 self.x[a] = before[a]  # a step that lowers the error is not taken (elitist walk)
+                self.scale[a] = max(s.min_scale, self.scale[a] * s.shrink)
+                self.stalls[a] += 1
+                if self.stalls[a] >= s.patience:
+                    self._restart(a)
             else:
                 self.err[a] = e
+                self.scale[a] = min(1.0, self.scale[a] * s.expand)
+                self.stalls[a] = 0
             obs[a] = self._obs(a, self.err[a])
         done = self.t >= self.core.max_steps
         terms = {a: False for a in live}
@@ -80,6 +124,10 @@ class MarlSearch(Strategy):
     step_size = 0.25
     episode_steps = 24
     progress_weight = 1.0  # reward for raising the error, on top of the shaped error
+    expand, shrink, min_scale = 1.5, 0.7, 0.05  # an agent's step scale after a success / a miss
+    patience = 6  # misses in a row before an agent starts again
+    pool_share = 0.5  # restarts taken from the shared pool of high-error points
+    pool_size, pool_spacing, pool_jitter, pool_scale = 16, 0.3, 0.05, 0.3
     shaping = Shaping()
     n_steps = 32  # PPO rollout length per agent
     learning_rate = 3e-4

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from examiner.search.boundary import grow_region
+from examiner.search.boundary import Growth, grow_region
 from examiner.search.context import SearchContext
 from examiner.search.strategy import Strategy
 
@@ -27,6 +27,7 @@ class _Agent:
 
 class PoseExaminerSearch(Strategy):
     name = "poseexaminer"
+    default_growth = Growth(method="slab")  # the published phase 2
     samples_per_agent = 4  # policy samples per agent per iteration
     lr_mu = 0.15
     lr_sigma = 0.05

@@ -43,9 +43,11 @@ class Region:
         """Fraction of the whole searched space that the box covers."""
         return float(np.prod((self.hi - self.lo) / 2.0))
 
-    def contains(self, x: np.ndarray) -> bool | np.ndarray:
+    def contains(self, x: np.ndarray, margin: float = 0.0) -> bool | np.ndarray:
+        """x lies in the box grown by ``margin`` (normalized units) on every side."""
         x = np.asarray(x)
-        return ((x >= self.lo - 1e-12) & (x <= self.hi + 1e-12)).all(-1)
+        pad = margin + 1e-12
+        return ((x >= self.lo - pad) & (x <= self.hi + pad)).all(-1)
 
     def contains_region(self, other: "Region") -> bool:
         return bool((self.lo <= other.lo + 1e-12).all() and (self.hi >= other.hi - 1e-12).all())
@@ -126,9 +128,9 @@ class RegionRegistry:
         return (a.iou(b) >= self.merge_iou or a.contains_region(b) or b.contains_region(a)
                 or bool(a.contains(b.center)) or bool(b.contains(a.center)))
 
-    def containing(self, x: np.ndarray) -> Region | None:
+    def containing(self, x: np.ndarray, margin: float = 0.0) -> Region | None:
         for r in self.regions:
-            if r.contains(x):
+            if r.contains(x, margin):
                 return r
         return None
 

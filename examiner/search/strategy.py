@@ -13,10 +13,11 @@ from examiner.search.context import SearchContext
 
 class Strategy(abc.ABC):
     name: str = "strategy"
+    default_growth = Growth()
 
-    def __init__(self, agents: int = 4, growth: Growth = Growth()):
+    def __init__(self, agents: int = 4, growth: Growth | None = None):
         self.agents = agents
-        self.growth = growth
+        self.growth = growth or self.default_growth
 
     @abc.abstractmethod
     def run(self, ctx: SearchContext) -> None:
