@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from synthgen.body.skeleton import joint_index
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from synthgen.scene import SceneConfig
 from synthgen.space import ParamSpace

@@ -18,7 +18,7 @@ from pathlib import Path
 from synthgen.dataset import manifest
 from synthgen.dataset.coco import coco_document
 from synthgen.dataset.files import json_bytes, sha256_bytes, sha256_file, write_atomic
-from synthgen.dataset.shards import FORMATS, ShardJob, check_shard, shard_name, write_shard
+from synthgen.dataset.shards import FORMATS, ShardJob, check_shard, write_shard
 from synthgen.errors import ParamError, SynthgenError
 
 MERGED_COCO = "coco.json"
