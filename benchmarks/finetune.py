@@ -3,7 +3,7 @@ failure regions -> fine-tune on them -> re-measure on held-out samples and searc
 the same budget and seed. Prints the before/after table and writes JSON.
 
     python benchmarks/finetune.py --model out/baseline/baseline.pt [--space scenes/search_view.yaml]
-        [--budget 300] [--n 400] [--heldout 100] [--steps 300] [--json benchmarks/results/finetune.json]
+        [--budget 300] [--threshold 0.8] [--n 400] [--heldout 100] [--steps 300] [--json benchmarks/results/finetune.json]
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ def main() -> None:
     ap.add_argument("--space", default="scenes/search_view.yaml")
     ap.add_argument("--strategy", default="marl")
     ap.add_argument("--budget", type=int, default=300)
+    ap.add_argument("--threshold", type=float, default=0.8, help="failure rate a region must reach to be reported")
     ap.add_argument("--n", type=int, default=400)
     ap.add_argument("--heldout", type=int, default=100)
     ap.add_argument("--steps", type=int, default=300)
@@ -38,11 +39,13 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "examiner.cli", "train-baseline", "--scene", "scenes/studio.yaml",
                         "--out", model], check=True)
     from examiner.finetune import finetune
+    from examiner.search.context import Validation
     from examiner.search.run import run_search
 
     search = out / "search_before"
     if not (search / "failures.json").is_file():
-        run_search(f"torch:{model}", args.space, args.strategy, args.budget, search, seed=0, tensorboard=False)
+        run_search(f"torch:{model}", args.space, args.strategy, args.budget, search, seed=0, tensorboard=False,
+                   validation=Validation(threshold=args.threshold))
     found = json.loads((search / "failures.json").read_text())
     if not found["regions"]:
         print(f"# the search found no failure region of {model} in {args.budget} queries: nothing to fine-tune on")

@@ -105,11 +105,13 @@ def finetune(model_path: str | Path, regions: str | Path, scene: str | Path, out
                                "relative_change": ((1 - db["oks"]) / (1 - da["oks"]) - 1) if da["oks"] < 1 else None}
     if search_budget:
         from examiner.report import compare, write_report
+        from examiner.search.context import Validation
         from examiner.search.run import run_search
 
         log(f"fresh search on the fine-tuned model ({search_budget} queries)")
         fresh = run_search(f"torch:{ckpt}", failures["space"], failures["strategy"], search_budget, out / "search_after",
-                           failures.get("agents", 4), failures["seed"], tensorboard=False)
+                           failures.get("agents", 4), failures["seed"], tensorboard=False,
+                           validation=Validation(**failures.get("validation", {})))  # the same region test
         write_report(out / "search_after")
         result["search"] = {"regions_before": len(failures["regions"]), "regions_after": len(fresh["regions"]),
                             "budget": search_budget}

@@ -28,7 +28,9 @@ class _CooperativeEnv(ExaminerParallelEnv):
     Each agent walks on across episodes (an episode is only PPO's rollout horizon). Its step is
     the policy's action times ``step_size`` times the agent's own scale, which grows after a
     step that raises the error and shrinks after one that does not (a success rule, as in
-    evolution strategies). An agent that has not raised its error for ``patience`` steps, or
+    evolution strategies). A step into a region already claimed is a miss: the walk does not
+    enter it, so no query is spent on known failures. An agent that has not raised its error
+    for ``patience`` steps, stands in a region claimed meanwhile, or
     has just handed a failure to region growth, starts again: from one of the highest-error
     points any agent has seen outside the known regions (the shared pool, ``pool_share`` of
     the time) or from a uniform point away from known regions."""
@@ -97,14 +99,16 @@ class _CooperativeEnv(ExaminerParallelEnv):
             e = q.error if q.graded else 0.0
             rewards[a] = self.core.shaping.reward(q, self.x[a], self.core.registry) + s.progress_weight * (e - self.err[a])
             infos[a] = query_info(q)
-            if q.failed and not self.ctx.known(self.x[a]):
+            known = self.ctx.known(self.x[a])
+            if q.failed and not known:
                 grow_region(self.ctx, self.x[a], s.growth, owner=a)
                 self._restart(a)  # move on: the region is everyone's now
-            elif e + 1e-9 < self.err[a]:
-                self.x[a] = before[a]  # a step that lowers the error is not taken (elitist walk)
+            elif known or e + 1e-9 < self.err[a]:
+                # a step that lowers the error, or enters a claimed region, is not taken (elitist walk)
+                self.x[a] = before[a]
                 self.scale[a] = max(s.min_scale, self.scale[a] * s.shrink)
                 self.stalls[a] += 1
-                if self.stalls[a] >= s.patience:
+                if self.stalls[a] >= s.patience or self.ctx.known(self.x[a]):
                     self._restart(a)
             else:
                 self.err[a] = e
