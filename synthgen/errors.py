@@ -50,12 +50,14 @@ def run_cli(app, args: list[str] | None = None) -> None:
 
     import typer
     from rich.console import Console
+    from rich.markup import escape
 
     try:
         rc = app(args=args, standalone_mode=False)
         sys.exit(rc if isinstance(rc, int) else 0)
     except SynthgenError as e:
-        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False)
+        # one line whatever the terminal width (scripts grep it), and file names taken literally
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except typer.Exit as e:
         sys.exit(e.exit_code)
