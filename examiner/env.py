@@ -70,9 +70,10 @@ class _Core:
         #: every query this environment made, in order (the search reads them)
         self.history: list[tuple[np.ndarray, Query]] = []
 
-    def move(self, x: np.ndarray, action: np.ndarray) -> np.ndarray:
+    def move(self, x: np.ndarray, action: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        """x moved by the action (clipped to [-1, 1] per dim) times ``step_size * scale``."""
         a = np.clip(np.asarray(action, dtype=np.float64).reshape(self.dims), -1.0, 1.0)
-        return np.clip(x + self.step_size * a, -1.0, 1.0)
+        return np.clip(x + self.step_size * scale * a, -1.0, 1.0)
 
     def query(self, points: list[np.ndarray]) -> list[Query]:
         qs = self.evaluator.evaluate_vectors(np.stack(points))

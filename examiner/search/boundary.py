@@ -17,6 +17,7 @@ import numpy as np
 
 from examiner.search.context import SearchContext
 from examiner.search.regions import Region
+from synthgen.errors import ParamError
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,16 @@ class Growth:
     retries: int = 1  # a face whose slab passes tries again with half the step this many times
     shrink: float = 0.6  # on failed validation, keep this share of the box around the seed
 
+    def __post_init__(self):
+        if self.method not in ("bracket", "slab"):
+            raise ParamError("growth.method", f"bracket or slab, got {self.method!r}")
+
 
 def grow_region(ctx: SearchContext, x0: np.ndarray, growth: Growth = Growth(), owner: str = "") -> Region | None:
     """A validated region around the failing point ``x0`` (registered in ``ctx``), or None
     (the box is remembered as rejected)."""
-    lo, hi = (_bracket if growth.method == "bracket" else _slabs)(ctx, np.asarray(x0, dtype=np.float64), growth)
-    region = Region(lo.copy(), hi.copy(), owner=owner)
+    lo, hi = _METHODS[growth.method](ctx, np.asarray(x0, dtype=np.float64), growth)
+    region = Region(lo, hi, owner=owner)
     if ctx.validate(region):
         return ctx.accept(region)
     small = Region(x0 + growth.shrink * (lo - x0), x0 + growth.shrink * (hi - x0), owner=owner)
@@ -112,3 +117,6 @@ def _slabs(ctx: SearchContext, x0: np.ndarray, growth: Growth) -> tuple[np.ndarr
             else:
                 active[d, side] = False
     return lo, hi
+
+
+_METHODS = {"bracket": _bracket, "slab": _slabs}

@@ -12,6 +12,8 @@ is logged to TensorBoard through SB3's logger when a log folder is given."""
 
 from __future__ import annotations
 
+import heapq
+
 from pathlib import Path
 
 import numpy as np
@@ -56,9 +58,9 @@ class _CooperativeEnv(ExaminerParallelEnv):
         """A high-error point from the shared history, not in a known region, not near another
         agent and not used as a start before (None if there is none)."""
         s = self.strategy
-        ranked = sorted(((q.error, i) for i, (x, q) in enumerate(self.ctx.history)
-                         if q.graded and not q.failed and i not in self._spawned), reverse=True)
-        for _, i in ranked[: s.pool_size * 4]:
+        ranked = heapq.nlargest(s.pool_size * 4, ((q.error, i) for i, (_, q) in enumerate(self.ctx.history)
+                                                  if q.graded and not q.failed and i not in self._spawned))
+        for _, i in ranked:
             x = self.ctx.history[i][0]
             if self.ctx.known(x) or any(np.linalg.norm(x - o) < s.pool_spacing for o in others):
                 continue
@@ -90,8 +92,7 @@ class _CooperativeEnv(ExaminerParallelEnv):
         live = [a for a in self.agents if a in actions]
         before = {a: self.x[a].copy() for a in live}
         for a in live:
-            act = np.clip(np.asarray(actions[a], dtype=np.float64).reshape(self.core.dims), -1.0, 1.0)
-            self.x[a] = np.clip(self.x[a] + self.core.step_size * self.scale[a] * act, -1.0, 1.0)
+            self.x[a] = self.core.move(self.x[a], actions[a], self.scale[a])
         self.t += 1
         qs = self.core.query([self.x[a] for a in live])  # one batched evaluation for all agents
         obs, rewards, infos = {}, {}, {}

@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import roma
 import scipy.sparse as sp
 import torch
 
@@ -126,28 +127,8 @@ def loop_subdivision(faces: np.ndarray, n_verts: int) -> tuple[sp.csr_matrix, np
 # --- SMPL pose as TailorNet reads it -----------------------------------------------------------
 
 def matrix_to_axis_angle(R: torch.Tensor) -> torch.Tensor:
-    """(..., 3, 3) rotation matrices -> (..., 3) axis-angle vectors (angle in [0, pi]),
-    through the quaternion (largest-component branch, stable at every angle)."""
-    R = R.double()
-    r = lambda i, j: R[..., i, j]  # noqa: E731
-    diag = torch.stack([1 + r(0, 0) + r(1, 1) + r(2, 2), 1 + r(0, 0) - r(1, 1) - r(2, 2),
-                        1 - r(0, 0) + r(1, 1) - r(2, 2), 1 - r(0, 0) - r(1, 1) + r(2, 2)], -1)
-    # one quaternion (w, x, y, z) per branch, each scaled by 4 x its own largest component
-    cand = torch.stack([
-        torch.stack([diag[..., 0], r(2, 1) - r(1, 2), r(0, 2) - r(2, 0), r(1, 0) - r(0, 1)], -1),
-        torch.stack([r(2, 1) - r(1, 2), diag[..., 1], r(0, 1) + r(1, 0), r(0, 2) + r(2, 0)], -1),
-        torch.stack([r(0, 2) - r(2, 0), r(0, 1) + r(1, 0), diag[..., 2], r(1, 2) + r(2, 1)], -1),
-        torch.stack([r(1, 0) - r(0, 1), r(0, 2) + r(2, 0), r(1, 2) + r(2, 1), diag[..., 3]], -1),
-    ], -2)
-    best = diag.argmax(-1)
-    q = torch.gather(cand, -2, best[..., None, None].expand(*best.shape, 1, 4))[..., 0, :]
-    q = q / q.norm(dim=-1, keepdim=True)
-    q = torch.where(q[..., :1] < 0, -q, q)
-    v, w = q[..., 1:], q[..., 0]
-    s = v.norm(dim=-1)
-    angle = 2.0 * torch.atan2(s, w)
-    scale = torch.where(s > 1e-12, angle / s.clamp_min(1e-12), 2.0 / w.clamp_min(1e-12))
-    return v * scale[..., None]
+    """(..., 3, 3) rotation matrices -> (..., 3) axis-angle vectors (angle in [0, pi]), in float64."""
+    return roma.rotmat_to_rotvec(R.double())
 
 
 def local_rotations(bone_transforms: torch.Tensor, parents) -> torch.Tensor:
