@@ -81,14 +81,17 @@ class Evaluator:
     def evaluate(self, params_list: list[dict]) -> list[Query]:
         """One Query per parameter dict (searched dims; others take the space's values)."""
         out: list[Query | None] = [None] * len(params_list)
-        todo = []
+        todo, first, repeats = [], {}, []
         for i, p in enumerate(params_list):
             full = self.space.fixed | self.space.validate({k: v for k, v in p.items() if k in self.space.names})
             key = cache_key(full)
             hit = self.cached(key)
             if hit is not None:
                 out[i] = hit
+            elif self._cache is not None and key in first:
+                repeats.append((i, first[key]))  # the same point twice in one call: a cache hit
             else:
+                first[key] = i
                 todo.append((i, full, key))
         for start in range(0, len(todo), self.batch_size):
             chunk = todo[start:start + self.batch_size]
@@ -96,6 +99,8 @@ class Evaluator:
                 out[i] = q
                 if self._cache is not None:
                     self._cache[key] = q
+        for i, j in repeats:
+            out[i] = Query(**{**asdict(out[j]), "cached": True})
         return out  # type: ignore[return-value]
 
     def cached(self, key: str) -> Query | None:

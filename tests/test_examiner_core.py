@@ -114,6 +114,8 @@ def test_planted_model_fails_only_inside_its_regions(search, planted):
     assert ev.queries_used == 3 and [q.id for q in qs] == [0, 1, 2]
     again = ev.evaluate([{"pose.left_shoulder.abduct": 130, "camera.yaw": 0}])[0]
     assert again.cached and ev.queries_used == 3 and again.error == qs[1].error
+    twice = ev.evaluate([{"pose.left_shoulder.abduct": 60, "camera.yaw": 5}] * 2)  # one point twice in a call
+    assert [q.cached for q in twice] == [False, True] and ev.queries_used == 4 and twice[0].id == twice[1].id
     assert Evaluator(planted, search).evaluate_vectors(np.zeros((1, 2)))[0].error == \
         ev.evaluate_vectors(np.zeros((1, 2)))[0].error
 

@@ -132,3 +132,33 @@ def test_bad_arguments_are_named(toy, tmp_path):
         run_search(f"planted:{toy / 'planted.yaml'}", toy / "space.yaml", "random", 0, tmp_path / "x")
     with pytest.raises(ParamError, match="--space"):
         run_search(f"planted:{toy / 'planted.yaml'}", toy / "nope.yaml", "random", 10, tmp_path / "y")
+
+
+def test_marl_walkers_evaluate_their_members_in_one_batch_and_skip_claimed_offsets(toy):
+    from examiner.evaluate import Evaluator
+    from examiner.models import load_model
+    from examiner.search.context import SearchContext
+    from examiner.search.marl import MarlSearch, _CooperativeEnv
+    from examiner.search_space import SearchSpace
+
+    ev = Evaluator(load_model(f"planted:{toy / 'planted.yaml'}"), SearchSpace.from_yaml(toy / "space.yaml"), seed=0)
+    ctx = SearchContext(ev, budget=1000, seed=0)
+    strategy = MarlSearch(agents=2)
+    env = _CooperativeEnv(ctx, strategy)
+    assert len(env.possible_agents) == 2 * strategy.population
+    obs, _ = env.reset()
+    assert ctx.used == 0 and set(obs) == set(env.possible_agents)
+    start = [m.copy() for m in env.mean]
+    rng = np.random.default_rng(0)
+    actions = {a: rng.uniform(-1, 1, 2) for a in env.agents}
+    obs, rewards, _, _, infos = env.step(actions)
+    assert ctx.used == len(actions)  # every member once, one batch
+    for w, members in enumerate(env.members):
+        # a member's reward is its error above its siblings' average
+        assert sum(rewards[a] for a in members) == pytest.approx(0.0, abs=1e-9)
+        if not ctx.registry.regions and env.stalls[w] == 0:
+            assert not np.allclose(env.mean[w], start[w])  # the mean followed its better members
+    ctx.registry.add(Region(np.full(2, -1.0), np.full(2, 1.0)))  # everything is claimed now
+    used = ctx.used
+    _, rewards, _, _, infos = env.step({a: rng.uniform(-1, 1, 2) for a in env.agents})
+    assert ctx.used == used and all(i["status"] == "claimed" for i in infos.values())
