@@ -83,7 +83,7 @@ class Evaluator:
         out: list[Query | None] = [None] * len(params_list)
         todo, first, repeats = [], {}, []
         for i, p in enumerate(params_list):
-            full = self.space.fixed | self.space.validate({k: v for k, v in p.items() if k in self.space.names})
+            full = self._full(p)
             key = cache_key(full)
             hit = self.cached(key)
             if hit is not None:
@@ -103,6 +103,20 @@ class Evaluator:
             out[i] = Query(**{**asdict(out[j]), "cached": True})
         return out  # type: ignore[return-value]
 
+    def new_queries(self, vectors) -> list[bool]:
+        """Per normalized vector, whether evaluating them in one call would render and count it
+        (False for cache hits and for repeats of an earlier vector in the same call)."""
+        seen, out = set(), []
+        for v in np.atleast_2d(vectors):
+            key = cache_key(self._full(self.space.from_vector(v)))
+            out.append(self.cached(key) is None and not (self._cache is not None and key in seen))
+            seen.add(key)
+        return out
+
+    def key_of(self, vector) -> str:
+        """The cache key of a normalized vector."""
+        return cache_key(self._full(self.space.from_vector(vector)))
+
     def cached(self, key: str) -> Query | None:
         """The cached query for a full parameter dict's key, marked as a cache hit."""
         if self._cache is None or key not in self._cache:
@@ -119,6 +133,9 @@ class Evaluator:
         self.counts[query.status] += 1
 
     # --- internals --------------------------------------------------------------------------
+    def _full(self, params: dict) -> dict:
+        return self.space.fixed | self.space.validate({k: v for k, v in params.items() if k in self.space.names})
+
     def _searched(self, full: dict) -> dict:
         return {n: full[n] for n in self.space.names}
 

@@ -162,3 +162,24 @@ def test_marl_walkers_evaluate_their_members_in_one_batch_and_skip_claimed_offse
     used = ctx.used
     _, rewards, _, _, infos = env.step({a: rng.uniform(-1, 1, 2) for a in env.agents})
     assert ctx.used == used and all(i["status"] == "claimed" for i in infos.values())
+
+
+def test_repeats_within_a_batch_are_free_so_the_budget_is_spent_exactly(toy):
+    from examiner.evaluate import Evaluator
+    from examiner.models import load_model
+    from examiner.search.context import BudgetExhausted, SearchContext
+    from examiner.search_space import SearchSpace
+
+    ev = Evaluator(load_model(f"planted:{toy / 'planted.yaml'}"), SearchSpace.from_yaml(toy / "space.yaml"), seed=0)
+    ctx = SearchContext(ev, budget=3, seed=0)
+    a, b, c, d = np.array([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6], [0.7, 0.8]])
+    qs = ctx.evaluate_vectors([a, a, b, c])  # a twice: the repeat is a cache hit and fits
+    assert ctx.used == 3 and [q.cached for q in qs] == [False, True, False, False]
+    with pytest.raises(BudgetExhausted):  # at the limit every call ends the search (no endless free hits)
+        ctx.evaluate_vectors([a])
+    ctx2 = SearchContext(ev, budget=2, seed=0)  # a, b, c are cached in ev now; d is new
+    qs = ctx2.evaluate_vectors([a, d, d, b])
+    assert ctx2.used == 1 and [q.cached for q in qs] == [True, False, True, True]
+    with pytest.raises(BudgetExhausted):
+        ctx2.evaluate_vectors([np.array([0.9, 0.9]), np.array([-0.9, 0.9]), a])
+    assert ctx2.used == 2 and len(ctx2.history) == 5

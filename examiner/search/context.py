@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from examiner.evaluate import Evaluator, Query, cache_key
+from examiner.evaluate import Evaluator, Query
 from examiner.search.regions import Region, RegionRegistry
 from synthgen.errors import SynthgenError
 
@@ -73,7 +73,8 @@ class SearchContext:
         X = np.clip(np.atleast_2d(np.asarray(X, dtype=np.float64)), -1.0, 1.0)
         if self.remaining <= 0:
             raise BudgetExhausted
-        take = X[: self.remaining]
+        counted = np.cumsum(self.evaluator.new_queries(X))  # cache hits and repeats are free
+        take = X[: int(np.searchsorted(counted, self.remaining, side="right"))]
         queries: list[Query | None] = [self._replayed(x) for x in take]
         live = [i for i, q in enumerate(queries) if q is None]
         if live:
@@ -95,7 +96,7 @@ class SearchContext:
         """The logged answer for x while replaying (None once the log is used up)."""
         if self._replay_pos >= len(self._replay):
             return None
-        key = cache_key(self.space.from_vector(x))
+        key = self.evaluator.key_of(x)
         hit = self.evaluator.cached(key)
         if hit is not None:
             return hit

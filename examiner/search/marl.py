@@ -5,13 +5,15 @@ batched evaluation for all agents.
 ``--agents K`` walkers search at once, each with ``population`` PettingZoo agents (its
 members): a walker is an evolution strategy whose sampling distribution is the shared policy,
 and its mean follows the better half of its members (rank-based, so the noise of single
-errors averages out), so even an untrained policy climbs towards failures; PPO learns which
-offsets raise the error. Cooperation is explicit: the shared registry lowers a member's
-reward inside regions already claimed and raises it for failures far from known ones
-(``Shaping``); a walker that reaches a new failure switches to boundary growth for it (the
-region is validated and registered for everyone), then moves on; walkers leave the
-surroundings of found regions and restart from the best populations any walker has had.
-Training is logged to TensorBoard through SB3's logger when a log folder is given."""
+errors averages out), so even an untrained policy climbs towards failures. PPO is trained to
+propose offsets that raise the error; on the planted benchmarks a frozen policy finds as many
+regions (the ranking and the cooperation do the work there). Cooperation is explicit: the
+shared registry lowers a member's reward inside regions already claimed and raises it for
+failures far from known ones (``Shaping``); a walker that reaches a new failure switches to
+boundary growth for it (the region is validated and registered for everyone), then moves on;
+walkers leave the surroundings of found regions and restart from the best populations any
+walker has had. Training is logged to TensorBoard through SB3's logger when a log folder is
+given."""
 
 from __future__ import annotations
 
@@ -36,8 +38,8 @@ class _CooperativeEnv(ExaminerParallelEnv):
     walker's own scale), all members of all walkers are evaluated in one batch, and the mean
     moves to the weighted mean of the better half (rank-based, so single noisy errors do not
     steer it). A member is rewarded for its error above its siblings' average (the shaped
-    error: lowered inside claimed regions, raised for failures far from known ones), so PPO
-    learns offsets that raise the error from where the walker stands. The scale grows after a
+    error: lowered inside claimed regions, raised for failures far from known ones), which is
+    what PPO is trained on. The scale grows after a
     population whose mean error beats the walk's best and shrinks after one that does not. An
     offset into a claimed region costs no query.
 
