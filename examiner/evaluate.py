@@ -108,7 +108,7 @@ class Evaluator:
         (False for cache hits and for repeats of an earlier vector in the same call)."""
         seen, out = set(), []
         for v in np.atleast_2d(vectors):
-            key = cache_key(self._full(self.space.from_vector(v)))
+            key = self.key_of(v)
             out.append(self.cached(key) is None and not (self._cache is not None and key in seen))
             seen.add(key)
         return out

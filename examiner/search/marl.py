@@ -39,9 +39,9 @@ class _CooperativeEnv(ExaminerParallelEnv):
     moves to the weighted mean of the better half (rank-based, so single noisy errors do not
     steer it). A member is rewarded for its error above its siblings' average (the shaped
     error: lowered inside claimed regions, raised for failures far from known ones), which is
-    what PPO is trained on. The scale grows after a
-    population whose mean error beats the walk's best and shrinks after one that does not. An
-    offset into a claimed region costs no query.
+    what PPO is trained on. The scale grows after a population whose mean error beats the
+    walk's best and shrinks after one that does not. An offset into a claimed region costs no
+    query.
 
     A walker that reaches a new failure hands it to region growth and starts again; so does one
     that comes within ``claim_margin`` of a found region, or makes no progress for ``patience``
@@ -125,18 +125,15 @@ class _CooperativeEnv(ExaminerParallelEnv):
     def step(self, actions):
         s = self.strategy
         live = [a for a in self.agents if a in actions]
-        points = {}
-        for w, members in enumerate(self.members):
-            for a in members:
-                if a in actions:
-                    points[a] = self.core.move(self.mean[w], actions[a], self.scale[w])
+        points = {a: self.core.move(self.mean[w], actions[a], self.scale[w])
+                  for w, members in enumerate(self.members) for a in members if a in actions}
         walking = [a for a in live if not self.ctx.known(points[a])]  # offsets into claimed regions cost nothing
         self.t += 1
         qs = dict(zip(walking, self.core.query([points[a] for a in walking]))) if walking else {}  # one batch
         obs, rewards, infos = {}, {}, {}
+        reward = self.core.shaping.reward
         for w, members in enumerate(self.members):
             mine = [a for a in members if a in actions]
-            reward = self.core.shaping.reward
             shaped = {a: reward(qs[a], points[a], self.core.registry) if a in qs else 0.0 for a in mine}
             base = float(np.mean(list(shaped.values()))) if shaped else 0.0
             for a in mine:
