@@ -173,8 +173,10 @@ def search(model: str = typer.Option(..., help=MODEL_HELP),
            seed: int = typer.Option(0, help="Search seed."),
            out: str = typer.Option(..., help="Output folder: failures.json, queries.jsonl, run.json."),
            resume: bool = typer.Option(False, "--resume", help="Continue an interrupted search in --out."),
-           samples: int = typer.Option(32, help="Validation samples per region."),
-           threshold: float = typer.Option(0.8, help="Failure rate a region must reach to be reported.")):
+           samples: int = typer.Option(32, help="At most this many fresh validation samples per region "
+                                                "(the queries already inside it count first)."),
+           threshold: float = typer.Option(0.5, help="Failure rate whose lower 90% confidence bound a region "
+                                                     "must clear to be reported.")):
     """Search the space for regions where the model fails; validate and report them."""
     from rich.table import Table
 
@@ -185,51 +187,83 @@ def search(model: str = typer.Option(..., help=MODEL_HELP),
     with progress.bar:
         result = run_search(model, space, strategy, budget, out, agents, seed, resume,
                             Validation(samples, threshold), progress)
-    table = Table("region", "failure rate", "bounds (searched dims narrowed from their full range)",
-                  title=f"{len(result['regions'])} validated regions, {result['queries_used']} queries, "
-                        f"{result['failures']} failures ({result['seconds']:.0f} s)")
-    full = {d["name"]: d for d in result["searched_dims"]}
+    from examiner.report import plain_summary, rate_sentence
+
+    base = "" if result["base_rate"] is None else f", base rate {100 * result['base_rate']:.0f}%"
+    table = Table("mode", "where (every other dim: any)", "how often", title=f"{len(result['regions'])} failure modes, "
+                  f"{result['queries_used']} queries, {result['failures']} failures{base} ({result['seconds']:.0f} s)")
     for r in result["regions"]:
-        narrowed = []
-        for k, b in r["bounds"].items():
-            d = full[k]
-            if "low" in d and (b[0] > d["low"] + 1e-6 or b[1] < d["high"] - 1e-6):
-                narrowed.append(f"{k} {b[0]:.4g}..{b[1]:.4g} {d['unit']}".strip())
-        table.add_row(str(r["id"]), f"{r['failure_rate']:.2f} of {r['validated_samples']}", "; ".join(narrowed))
+        table.add_row(str(r["id"]), "; ".join(plain_summary(r, result["searched_dims"])), rate_sentence(r))
     console.print(table)
     console.print(f"wrote {out}/failures.json and {out}/queries.jsonl")
 
 
 @app.command()
-def benchmark(model: str = typer.Option(..., help=MODEL_HELP),
+def benchmark(model: Optional[str] = typer.Option(None, help=MODEL_HELP + " (or --family)"),
               space: str = typer.Option(..., help="Search space YAML."),
               budget: int = typer.Option(..., help="Queries per run."),
-              seeds: int = typer.Option(3, help="Seeds per strategy."),
+              seeds: int = typer.Option(3, help="Seeds per strategy (per landscape with --family)."),
+              family: Optional[str] = typer.Option(None, help="Landscape family instead of --model: realistic | boxes."),
+              landscapes: int = typer.Option(10, help="Landscapes of --family (seeds from --first-landscape)."),
+              first_landscape: int = typer.Option(0, help="Seed of the first landscape."),
               agents: int = typer.Option(4, help="Agents (poseexaminer); walkers of 8 PPO agents each (marl)."),
               strategies: str = typer.Option("random,cmaes,poseexaminer,marl", help="Comma list."),
               out: str = typer.Option("out/benchmark", help="Output folder (one sub-folder per run)."),):
-    """Every strategy on one model, space, budget and seeds: regions found, efficiency,
-    and recall / precision against a planted model's hidden regions."""
+    """Every strategy on one model (or on a family of planted landscapes), space, budget and
+    seeds: regions found, efficiency and, against planted modes, one-to-one recall, precision,
+    box IoU on the mode's dims, spurious dims and the anytime curve (mean and sd)."""
     from rich.table import Table
 
+    from examiner.report import _pm
     from examiner.search.benchmark import benchmark as run
+    from synthgen.errors import ParamError
 
+    if (model is None) == (family is None):
+        raise ParamError("--model", "give either --model or --family")
+    if landscapes < 1:
+        raise ParamError("--landscapes", f"must be at least 1, got {landscapes}")
     names = tuple(s.strip() for s in strategies.split(",") if s.strip())
     with console.status("benchmarking...") as status:
         doc = run(model, space, budget, seeds, out, agents, names,
-                  progress=lambda s, k: status.update(f"benchmarking: {s}, seed {k}"))
+                  progress=lambda s, k: status.update(f"benchmarking: {s}, seed {k}"), family=family,
+                  landscapes=landscapes, first_landscape=first_landscape)
     planted = doc["planted_regions"] is not None
-    cols = ["strategy", "regions", "regions / 1000 q", "first region at"] + (["recall", "precision"] if planted else [])
-    table = Table(*cols, title=f"{model} on {space}: budget {budget}, {seeds} seeds"
-                  + (f", {doc['planted_regions']} planted regions" if planted else ""))
+    cols = ["strategy", "runs", "regions", "first region at"] + (
+        ["recall", "precision", "IoU (mode dims)", "spurious dims", "bounded dims"] if planted else [])
+    what = model or f"{landscapes} {family} landscapes (seeds {first_landscape}..{first_landscape + landscapes - 1})"
+    table = Table(*cols, title=f"{what} on {space}: budget {budget}, {seeds} seed(s) each"
+                  + (f", {doc['planted_regions']:.1f} planted modes" if planted else ""))
     for s in doc["summary"]:
         first = "-" if s["first_region_at"] is None else f"{s['first_region_at']:.0f}"
-        row = [s["strategy"], f"{s['regions']:.2f} +- {s['regions_sd']:.2f}", f"{s['regions_per_1000']:.2f}", first]
+        row = [s["strategy"], str(s["runs"]), f"{s['regions']:.2f} ± {s['regions_sd']:.2f}", first]
         if planted:
-            row += [f"{s['recall']:.2f}", f"{s['precision']:.2f}"]
+            row += [_pm(s, m) for m in ("recall", "precision", "iou", "spurious_dims", "restricted_dims")]
         table.add_row(*row)
     console.print(table)
+    if planted:
+        curve = Table("strategy", *[f"{q}" for q, _ in doc["summary"][0]["curve"]], title="recall vs queries (mean)")
+        for s in doc["summary"]:
+            curve.add_row(s["strategy"], *[f"{v:.2f}" for _, v in s["curve"]])
+        console.print(curve)
     console.print(f"wrote {out}/benchmark.json")
+
+
+@app.command()
+def landscape(space: str = typer.Option(..., help="Search space YAML the landscape is drawn over."),
+              seed: int = typer.Option(..., help="Landscape seed (the same seed and space give the same file)."),
+              out: str = typer.Option(..., help="Planted model file to write (planted:OUT loads it)."),
+              family: str = typer.Option("realistic", help="realistic | boxes."),
+              modes: Optional[int] = typer.Option(None, help="boxes: number of boxes (6)."),
+              dims: Optional[int] = typer.Option(None, help="boxes: dims each box bounds (3)."),
+              width: Optional[float] = typer.Option(None, help="boxes: share of each bounded dim's range (0.35).")):
+    """Draw a planted failure landscape of a family over a search space."""
+    from examiner.landscape import landscape as draw, write_landscape
+    from examiner.search_space import SearchSpace
+
+    options = {k: v for k, v in (("modes", modes), ("dims_per_mode", dims), ("width", width)) if v is not None}
+    doc = draw(SearchSpace.from_yaml(space).space, family, seed, **options)
+    path = write_landscape(doc, out, f"examiner landscape --family {family} --space {space} --seed {seed}")
+    console.print(f"wrote {path}: {len(doc['regions'])} planted modes ({doc['description']})")
 
 
 @app.command()
@@ -267,13 +301,12 @@ def demo(out: str = typer.Option("out/examiner_demo", help="Output folder."),
     progress = _SearchProgress(n, f"searching {model} for failures")
     with progress.bar:
         result, html = run_demo(out, n, model=model, progress=progress)
-    table = Table("region", "fails", "where", title=f"{len(result['regions'])} failure regions of {model} "
-                  f"({result['queries_used']} queries, {result['seconds']:.0f} s)")
-    from examiner.report import plain_summary
+    table = Table("mode", "where (every other dim: any)", "how often", title=f"{len(result['regions'])} failure modes "
+                  f"of {model} ({result['queries_used']} queries, {result['seconds']:.0f} s)")
+    from examiner.report import plain_summary, rate_sentence
 
     for r in result["regions"]:
-        table.add_row(str(r["id"]), f"{100 * r['failure_rate']:.0f}% of {r['validated_samples']}",
-                      "; ".join(plain_summary(r, result["searched_dims"])))
+        table.add_row(str(r["id"]), "; ".join(plain_summary(r, result["searched_dims"])), rate_sentence(r))
     console.print(table)
     console.print(f"[bold green]report:[/] {Path(html).resolve()}")
 

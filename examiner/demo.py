@@ -41,7 +41,7 @@ def run_demo(out: str | Path, budget: int, agents: int = 4, seed: int = 0, model
 
         shutil.rmtree(run)
     # a smaller validation sample keeps the demo short; searches default to 32
-    result = run_search(model, space, "marl", budget, run, agents, seed, validation=Validation(16, 0.8),
+    result = run_search(model, space, "marl", budget, run, agents, seed, validation=Validation(16, 0.5),
                         progress=progress)
     html, _ = write_report(run)
     return result, html

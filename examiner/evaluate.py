@@ -148,6 +148,11 @@ class Evaluator:
 
     def _run(self, chunk) -> list[Query]:
         t0 = time.perf_counter()
+        if getattr(self.model, "scores_params", False):  # a landscape: error from the parameters alone
+            scored = self.model.score_params([full for _, full, _ in chunk])
+            per_query = (time.perf_counter() - t0) / len(chunk)
+            return [self._new_query(full, error=float(e), failed=bool(f), graded=True, seconds=per_query)
+                    for (_, full, _), (e, f) in zip(chunk, scored)]
         failures = {}
         if self.model.needs_image:
             truths, images = [], []

@@ -103,38 +103,72 @@ class _Renderer:
         return self._r.render(self.search.space.fixed | params, self.seed)
 
 
-def _bars_svg(region: dict, dims: list[dict]) -> str:
-    rows = []
+def _restricted(region: dict, dims: list[dict]) -> list[dict]:
+    """The dims a region bounds, most important first (older files: every narrowed dim)."""
+    by_name = {d["name"]: d for d in dims}
+    if "restricted" in region:
+        return [by_name[n] for n in region["restricted"]]
+    out = []
     for d in dims:
+        b = region["bounds"][d["name"]]
+        if ("low" not in d and len(b) < len(d["choices"])) or (
+                "low" in d and (b[1] - b[0]) < NARROW * (d["high"] - d["low"])):
+            out.append(d)
+    return out
+
+
+def _bars_svg(region: dict, dims: list[dict]) -> str:
+    """One bar per restricted dim (categorical dims: one cell per choice); free dims are 'any'."""
+    rows = []
+    restricted = _restricted(region, dims)
+    for d in restricted:
+        label = html.escape(describe(d["name"]))
         if "low" not in d:
+            chosen = region["bounds"][d["name"]]
+            k = len(d["choices"])
+            cells = "".join(f"<rect x='{300 * i / k:.1f}' y='1' width='{300 / k - 2:.1f}' height='12' "
+                            f"fill='{'#d33' if c in chosen else '#eee'}'/>" for i, c in enumerate(d["choices"]))
+            rng = f"{', '.join(map(str, chosen))} (of {', '.join(map(str, d['choices']))})"
+            rows.append(f"<tr class='narrow'><td>{label}</td><td><svg width='300' height='14' role='img' "
+                        f"aria-label='{label} {html.escape(rng)}'>{cells}</svg></td><td>{html.escape(rng)}</td></tr>")
             continue
         lo, hi = region["bounds"][d["name"]]
         span = d["high"] - d["low"]
         x0, x1 = (lo - d["low"]) / span, (hi - d["low"]) / span
-        narrowed = (x1 - x0) < NARROW
-        label = html.escape(describe(d["name"]))
         rng = f"{lo:.3g}-{hi:.3g} {d.get('unit', '')} (of {d['low']:.3g}-{d['high']:.3g})"
-        colour = "#d33" if narrowed else "#e8a0a0"
         rows.append(
-            f"<tr class='{'narrow' if narrowed else ''}'><td>{label}</td><td><svg width='300' height='14' "
+            f"<tr class='narrow'><td>{label}</td><td><svg width='300' height='14' "
             f"role='img' aria-label='{label} {html.escape(rng)}'><rect x='0' y='3' width='300' height='8' fill='#eee'/>"
-            f"<rect x='{300 * x0:.1f}' y='1' width='{max(2.0, 300 * (x1 - x0)):.1f}' height='12' fill='{colour}'/>"
+            f"<rect x='{300 * x0:.1f}' y='1' width='{max(2.0, 300 * (x1 - x0)):.1f}' height='12' fill='#d33'/>"
             f"</svg></td><td>{html.escape(rng)}</td></tr>")
+    free = [describe(d["name"]) for d in dims if d not in restricted]
+    if free:
+        rows.append(f"<tr><td colspan='3' class='muted'>any: {html.escape(', '.join(free))}</td></tr>")
     return "<table class='bars'>" + "".join(rows) + "</table>"
 
 
 def plain_summary(region: dict, dims: list[dict]) -> list[str]:
     out = []
-    for d in dims:
+    for d in _restricted(region, dims):
         if "low" not in d:
-            lo = region["bounds"][d["name"]]
-            if len(lo) < len(d["choices"]):
-                out.append(f"{describe(d['name'])}: {', '.join(map(str, lo))}")
+            out.append(f"{describe(d['name'])}: {', '.join(map(str, region['bounds'][d['name']]))}")
             continue
         lo, hi = region["bounds"][d["name"]]
-        if (hi - lo) < NARROW * (d["high"] - d["low"]):
-            out.append(describe_range(d["name"], lo, hi, d.get("unit", "")))
+        out.append(describe_range(d["name"], lo, hi, d.get("unit", "")))
     return out or ["anywhere in the searched space"]
+
+
+def rate_sentence(region: dict) -> str:
+    """'fails 72% [64-79%], 3.4x the base rate, 41% of all failures'."""
+    text = f"fails {100 * region['failure_rate']:.0f}%"
+    if region.get("interval"):
+        lo, hi = region["interval"]
+        text += f" [{100 * lo:.0f}-{100 * hi:.0f}%]"
+    if region.get("lift") is not None:
+        text += f", {region['lift']:.1f}x the base rate ({100 * region['base_rate']:.0f}%)"
+    if region.get("coverage") is not None:
+        text += f", {100 * region['coverage']:.0f}% of all failures"
+    return text
 
 
 def _plots(failures: dict, queries: list[dict]) -> dict[str, bytes]:
@@ -190,7 +224,7 @@ def _progress_plot(benchmark: dict) -> bytes:
     for strategy in dict.fromkeys(r["strategy"] for r in benchmark["runs"]):
         runs = [r for r in benchmark["runs"] if r["strategy"] == strategy]
         grid = np.linspace(0, budget, 101)
-        counts = np.mean([[sum(c <= g for c in r["curve"]) for g in grid] for r in runs], axis=0)
+        counts = np.mean([[sum(c <= g for c in r["found_at"]) for g in grid] for r in runs], axis=0)
         ax.plot(grid, counts, label=strategy)
     ax.set_xlabel("queries")
     ax.set_ylabel("validated regions (mean over seeds)")
@@ -265,8 +299,8 @@ def _html(f: dict, cards: list, images: dict) -> str:
         words = plain_summary(region, dims)
         out.append(f"<div class='card' id='region-{region['id']}'><h2>Region {region['id']}: "
                    + html.escape("; ".join(words)) + "</h2>")
-        out.append(f"<p><span class='rate'>fails {100 * region['failure_rate']:.0f}%</span> of "
-                   f"{region['validated_samples']} random samples inside it; it covers "
+        out.append(f"<p><span class='rate'>{html.escape(rate_sentence(region))}</span> "
+                   f"({region['validated_samples']} random samples inside it); it covers "
                    f"{100 * region['volume']:.2g}% of the searched space; found by {html.escape(region.get('owner', ''))} "
                    f"after {region.get('found_at_query', '?')} queries.</p>")
         out.append(_bars_svg(region, dims))
@@ -301,20 +335,31 @@ def _markdown(f: dict, cards: list, images: dict) -> str:
     out += [f"- **{k}**: {v}" for k, v in _summary_rows(f)] + [""]
     for region, shots in cards:
         out += [f"## Region {region['id']}: " + "; ".join(plain_summary(region, dims)), "",
-                f"Fails {100 * region['failure_rate']:.0f}% of {region['validated_samples']} random samples inside it "
-                f"({100 * region['volume']:.2g}% of the searched space).", "",
+                f"{rate_sentence(region).capitalize()} ({region['validated_samples']} random samples inside it, "
+                f"{100 * region['volume']:.2g}% of the searched space).", "",
                 "| dim | region | full range |", "| --- | --- | --- |"]
-        for d in dims:
+        restricted = _restricted(region, dims)
+        for d in restricted:
+            b = region["bounds"][d["name"]]
             if "low" in d:
-                lo, hi = region["bounds"][d["name"]]
-                out.append(f"| {describe(d['name'])} | {lo:.3g} - {hi:.3g} {d.get('unit', '')} | "
+                out.append(f"| {describe(d['name'])} | {b[0]:.3g} - {b[1]:.3g} {d.get('unit', '')} | "
                            f"{d['low']:.3g} - {d['high']:.3g} |")
-        out.append("")
+            else:
+                out.append(f"| {describe(d['name'])} | {', '.join(map(str, b))} | {', '.join(map(str, d['choices']))} |")
+        free = [describe(d["name"]) for d in dims if d not in restricted]
+        out += ([f"| any: {', '.join(free)} | | |"] if free else []) + [""]
         out += [f"![{c}](report_files/{n})" for n, c in shots] + [""]
     for name in ("per_dim.png", "scatter.png"):
         if name in images:
             out += [f"![{name}](report_files/{name})", ""]
     return "\n".join(out)
+
+
+def _pm(summary: dict, metric: str) -> str:
+    """'mean ± sd' of a benchmark metric ('-' where no run defined it)."""
+    if summary.get(metric) is None:
+        return "-"
+    return f"{summary[metric]:.2f} ± {summary[metric + '_sd']:.2f}"
 
 
 def _benchmark_report(folder: Path) -> tuple[Path, Path]:
@@ -323,13 +368,14 @@ def _benchmark_report(folder: Path) -> tuple[Path, Path]:
     (folder / "report_files").mkdir(exist_ok=True)
     (folder / "report_files" / "progress.png").write_bytes(png)
     planted = bench.get("planted_regions") is not None
-    head = ["strategy", "regions", "regions / 1000 queries", "first region at"] + (["recall", "precision"] if planted else [])
+    head = ["strategy", "regions", "regions / 1000 queries", "first region at"] + (
+        ["recall", "precision", "IoU", "spurious dims"] if planted else [])
     rows = []
     for s in bench["summary"]:
         row = [s["strategy"], f"{s['regions']:.2f} ± {s['regions_sd']:.2f}", f"{s['regions_per_1000']:.2f}",
                "-" if s["first_region_at"] is None else f"{s['first_region_at']:.0f}"]
         if planted:
-            row += [f"{s['recall']:.2f}", f"{s['precision']:.2f}"]
+            row += [_pm(s, m) for m in ("recall", "precision", "iou", "spurious_dims")]
         rows.append(row)
     for run in sorted(p for p in folder.iterdir() if (p / "failures.json").is_file()):
         write_report(run)
@@ -337,7 +383,7 @@ def _benchmark_report(folder: Path) -> tuple[Path, Path]:
                     for p in sorted(folder.iterdir()) if (p / "report.html").is_file())
     page = ["<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Search benchmark</title>",
             f"<style>{CSS}</style></head><body><h1>Search benchmark</h1>",
-            f"<p class='muted'>{html.escape(bench['model'])} on {html.escape(bench['space'])}: budget {bench['budget']} "
+            f"<p class='muted'>{html.escape(bench['model'] or bench['family'] + ' landscapes')} on {html.escape(bench['space'])}: budget {bench['budget']} "
             f"queries, {bench['seeds']} seeds{', %d planted regions' % bench['planted_regions'] if planted else ''}.</p>",
             "<table class='summary'><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
             + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows) + "</table>",

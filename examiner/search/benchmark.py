@@ -1,8 +1,9 @@
-"""``examiner benchmark``: every strategy on the same model, space, budget and seeds, in one
-run. Per strategy: validated distinct regions, regions per 1000 queries, queries to the first
-validated region and, for ``planted:`` models, recall of the planted regions (a planted region
-counts as found when a reported region's centre lies inside it) and precision (reported
-regions whose centre lies inside some planted region)."""
+"""``examiner benchmark``: every strategy on the same model (or the same landscapes), space,
+budget and seeds, in one run. Per run: validated distinct regions, regions per 1000 queries,
+queries to the first region and, for planted models and landscape families, the metrics of
+``scoring.py`` (one-to-one recall, precision, box IoU on the mode's dims, spurious dims, the
+anytime curve). The summary gives each strategy's mean and standard deviation over every
+landscape and seed."""
 
 from __future__ import annotations
 
@@ -11,65 +12,75 @@ from pathlib import Path
 
 from examiner.search import STRATEGIES
 from examiner.search.run import run_search
-from synthgen.catalog import lookup
 from synthgen.dataset.files import json_bytes, write_atomic
 
-
-def centre_inside(centre: dict, bounds: dict, fixed: dict) -> bool:
-    for name, (lo, hi) in bounds.items():
-        v = centre.get(name, fixed.get(name, lookup(name).default))
-        if not lo <= float(v) <= hi:
-            return False
-    return True
+METRICS = ("recall", "precision", "iou", "spurious_dims", "restricted_dims")
 
 
-def planted_scores(result: dict, planted) -> dict:
-    centres = [r["center"] for r in result["regions"]]
-    fixed = result["fixed"]
-    found = [any(centre_inside(c, p.bounds, fixed) for c in centres) for p in planted.regions]
-    true = [any(centre_inside(c, p.bounds, fixed) for p in planted.regions) for c in centres]
-    return {"recall": sum(found) / len(found), "precision": (sum(true) / len(true)) if true else 0.0,
-            "planted_found": [p.name for p, f in zip(planted.regions, found) if f]}
+def _mean_sd(values: list) -> tuple[float | None, float | None]:
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    return statistics.mean(values), statistics.pstdev(values)
 
 
-def benchmark(model: str, space: str | Path, budget: int, seeds: int, out: str | Path, agents: int = 4,
-              strategies: tuple[str, ...] = STRATEGIES, progress=None) -> dict:
+def benchmark(model: str | None, space: str | Path, budget: int, seeds: int, out: str | Path, agents: int = 4,
+              strategies: tuple[str, ...] = STRATEGIES, progress=None, family: str | None = None,
+              landscapes: int = 10, first_landscape: int = 0) -> dict:
+    """``model`` (a spec), or ``family`` with ``landscapes`` seeds from ``first_landscape``."""
+    from examiner.landscape import landscape, write_landscape
     from examiner.models import load_model
     from examiner.models.planted import PlantedModel
+    from examiner.search.scoring import score_run
+    from examiner.search_space import SearchSpace
 
     out = Path(out)
-    mut = load_model(model)
-    planted = mut if isinstance(mut, PlantedModel) else None
+    search = SearchSpace.from_yaml(space)
+    if family is not None:
+        models = []
+        for k in range(first_landscape, first_landscape + landscapes):
+            path = write_landscape(landscape(search.space, family, k), out / "landscapes" / f"{family}_{k}.yaml",
+                                   f"examiner landscape --family {family} --space {space} --seed {k}")
+            models.append((f"planted:{path}", k))
+    else:
+        models = [(model, None)]
     runs = []
-    for strategy in strategies:
-        for seed in range(seeds):
-            if progress:
-                progress(strategy, seed)
-            r = run_search(model, space, strategy, budget, out / f"{strategy}_seed{seed}", agents, seed,
-                           model_obj=mut, tensorboard=False)
-            row = {"strategy": strategy, "seed": seed, "regions": len(r["regions"]), "queries_used": r["queries_used"],
-                   "regions_per_1000": 1000.0 * len(r["regions"]) / max(r["queries_used"], 1),
-                   "first_region_at": r["first_region_at_query"], "seconds": r["seconds"],
-                   "curve": sorted(reg["found_at_query"] for reg in r["regions"])}
-            if planted:
-                row |= planted_scores(r, planted)
-            runs.append(row)
-    mut.close()
+    for spec, land in models:
+        mut = load_model(spec)
+        planted = mut if isinstance(mut, PlantedModel) else None
+        for strategy in strategies:
+            for seed in range(seeds):
+                if progress:
+                    progress(strategy, seed if land is None else f"{seed}, landscape {land}")
+                name = f"{strategy}_seed{seed}" + ("" if land is None else f"_landscape{land}")
+                r = run_search(spec, space, strategy, budget, out / name, agents, seed, model_obj=mut, tensorboard=False)
+                row = {"strategy": strategy, "seed": seed, "landscape": land, "regions": len(r["regions"]),
+                       "queries_used": r["queries_used"], "base_rate": r["base_rate"],
+                       "regions_per_1000": 1000.0 * len(r["regions"]) / max(r["queries_used"], 1),
+                       "first_region_at": r["first_region_at_query"], "seconds": r["seconds"],
+                       "found_at": sorted(reg["found_at_query"] for reg in r["regions"])}
+                if planted:
+                    row |= score_run(r, planted, search.space, seed) | {"planted_modes": len(planted.regions)}
+                runs.append(row)
+        mut.close()
     summary = []
+    scored = any("recall" in r for r in runs)
     for strategy in strategies:
         rows = [r for r in runs if r["strategy"] == strategy]
         firsts = [r["first_region_at"] for r in rows if r["first_region_at"] is not None]
-        s = {"strategy": strategy, "seeds": len(rows),
-             "regions": statistics.mean(r["regions"] for r in rows),
-             "regions_sd": statistics.pstdev(r["regions"] for r in rows),
+        regions, regions_sd = _mean_sd([r["regions"] for r in rows])
+        s = {"strategy": strategy, "runs": len(rows), "regions": regions, "regions_sd": regions_sd,
              "regions_per_1000": statistics.mean(r["regions_per_1000"] for r in rows),
              "first_region_at": statistics.mean(firsts) if firsts else None,
              "seconds": statistics.mean(r["seconds"] for r in rows)}
-        if planted:
-            s["recall"] = statistics.mean(r["recall"] for r in rows)
-            s["precision"] = statistics.mean(r["precision"] for r in rows)
+        if scored:
+            for m in METRICS:
+                s[m], s[m + "_sd"] = _mean_sd([r[m] for r in rows])
+            s["curve"] = [[q, statistics.mean(r["curve"][i][1] for r in rows)] for i, (q, _) in enumerate(rows[0]["curve"])]
         summary.append(s)
-    doc = {"model": model, "space": str(space), "budget": budget, "seeds": seeds, "agents": agents,
-           "planted_regions": len(planted.regions) if planted else None, "summary": summary, "runs": runs}
+    doc = {"model": model, "family": family, "landscapes": list(range(first_landscape, first_landscape + landscapes))
+           if family else None, "space": str(space), "budget": budget, "seeds": seeds, "agents": agents,
+           "planted_regions": statistics.mean(r["planted_modes"] for r in runs) if scored else None,
+           "summary": summary, "runs": runs}
     write_atomic(out / "benchmark.json", json_bytes(doc))
     return doc

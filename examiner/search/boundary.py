@@ -1,5 +1,7 @@
-"""Growing a failure region from one failing point, then validating it; if the box does not
-hold, it is shrunk towards the seed once and validated again. Two ways to grow:
+"""Growing a failure region from one failing point: confirm the point is not a sporadic failure,
+grow a first box, describe it in the dims that matter and validate it (characterize.py: the
+same for every strategy); if the box does not hold, it is shrunk towards the seed once and
+validated again. Two ways to grow the first box:
 
 - ``bracket`` (the default): from the seed, each face is probed along its own axis - first at
   the edge of the space, and where that probe passes, by bisection between the last failing
@@ -20,10 +22,15 @@ from examiner.search.regions import Region
 from synthgen.errors import ParamError
 
 
+#: a box that failed validation marks at most this far around its seed (normalized units)
+REJECT_RADIUS = 0.25
+
+
 @dataclass(frozen=True)
 class Growth:
     method: str = "bracket"  # bracket | slab
-    bisections: int = 5  # bracket: bisection rounds for a face whose edge probe passes
+    bisections: int = 3  # bracket: bisection rounds for a face whose edge probe passes (the
+    # characterization then places the faces on more points)
     start_half_width: float = 0.04  # initial box half-width (normalized units)
     first_step: float = 0.15  # how far a face moves at first
     step_factor: float = 2.0  # ... and the factor its step grows by after each success
@@ -42,19 +49,32 @@ class Growth:
 def grow_region(ctx: SearchContext, x0: np.ndarray, growth: Growth = Growth(), owner: str = "") -> Region | None:
     """A validated region around the failing point ``x0`` (registered in ``ctx``), or None
     (the box is remembered as rejected)."""
-    lo, hi = _METHODS[growth.method](ctx, np.asarray(x0, dtype=np.float64), growth)
+    x0 = np.asarray(x0, dtype=np.float64)
+    ch = ctx.characterizer
+    if not ch.confirm(x0):
+        return None
+    with ctx.defining():
+        lo, hi = _METHODS[growth.method](ctx, x0, growth)
+    lo, hi = ch.describe(lo, hi, x0)
+    if not ch.restricted(lo, hi).any():  # no dim matters: the failures were not a mode
+        ctx.rejected.append(Region.around(x0, REJECT_RADIUS))
+        return None
     region = Region(lo, hi, owner=owner)
     if ctx.validate(region):
         return ctx.accept(region)
-    small = Region(x0 + growth.shrink * (lo - x0), x0 + growth.shrink * (hi - x0), owner=owner)
+    small = Region(*ch.snap(x0 + growth.shrink * (lo - x0), x0 + growth.shrink * (hi - x0), centre=x0), owner=owner)
     if ctx.validate(small):
         return ctx.accept(small)
-    ctx.rejected.append(small)
+    # no growth from this neighbourhood again (not from the whole box: it may hold other modes)
+    ctx.rejected.append(Region.around(x0, REJECT_RADIUS))
     return None
 
 
 def _bracket(ctx: SearchContext, x0: np.ndarray, growth: Growth) -> tuple[np.ndarray, np.ndarray]:
-    """Per face: the farthest coordinate along its axis from x0 that still fails."""
+    """Per face: the farthest coordinate along its axis from x0 that still fails. The first
+    round probes the edge of the space and halfway to it; a face reaches the edge only if both
+    fail (a single failure there may be a sporadic one, and an unbounded dim is never bounded
+    again, while a needless bound is dropped by the characterization)."""
     inner = np.stack([x0, x0], axis=1)  # (D, 2): last failing coordinate below / above x0
     outer = np.stack([np.full(ctx.dims, -1.0), np.full(ctx.dims, 1.0)], axis=1)  # first passing (or the edge)
     active = np.abs(outer - inner) > 1e-9
@@ -62,15 +82,28 @@ def _bracket(ctx: SearchContext, x0: np.ndarray, growth: Growth) -> tuple[np.nda
         faces = list(zip(*np.nonzero(active)))
         if not faces:
             break
-        probes = [outer[d, s] if round_ == 0 else 0.5 * (inner[d, s] + outer[d, s]) for d, s in faces]
-        pts = np.repeat(x0[None], len(faces), axis=0)
-        for k, ((d, _), v) in enumerate(zip(faces, probes)):
+        if round_ == 0:
+            probes = [(d, s, v) for d, s in faces for v in (outer[d, s], 0.5 * (x0[d] + outer[d, s]))]
+        else:
+            probes = [(d, s, 0.5 * (inner[d, s] + outer[d, s])) for d, s in faces]
+        pts = np.repeat(x0[None], len(probes), axis=0)
+        for k, (d, _, v) in enumerate(probes):
             pts[k, d] = v
-        for (d, s), v, q in zip(faces, probes, ctx.evaluate_vectors(pts)):
-            if q.failed:
-                inner[d, s] = v
-                if round_ == 0:  # fails at the edge of the space: this face is done
+        results = {(d, s, v): q.failed for (d, s, v), q in zip(probes, ctx.evaluate_vectors(pts))}
+        for d, s in faces:
+            if round_ == 0:
+                edge, mid = outer[d, s], 0.5 * (x0[d] + outer[d, s])
+                if results[(d, s, edge)] and results[(d, s, mid)]:  # fails to the edge of the space
+                    inner[d, s] = edge
                     active[d, s] = False
+                elif results[(d, s, mid)]:
+                    inner[d, s] = mid
+                else:
+                    outer[d, s] = mid
+                continue
+            v = 0.5 * (inner[d, s] + outer[d, s])
+            if results[(d, s, v)]:
+                inner[d, s] = v
             else:
                 outer[d, s] = v
     return inner[:, 0].copy(), inner[:, 1].copy()

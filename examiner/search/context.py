@@ -13,6 +13,7 @@ it continues live. The result is the run an uninterrupted process would have mad
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,13 +35,20 @@ class BudgetExhausted(Exception):
 
 @dataclass(frozen=True)
 class Validation:
-    samples: int = 32  # N uniform samples inside a region
-    threshold: float = 0.8  # failure rate they must reach for the region to be reported
+    samples: int = 32  # at most this many fresh uniform samples inside a region (the history counts first)
+    threshold: float = 0.5  # failure rate whose lower confidence bound a region must clear to be reported
+
+
+def base_samples(budget: int) -> int:
+    """Uniform queries every search starts with (the base rate and coverage are measured on
+    them): 4% of the budget, at least 16 and at most 64, never more than a quarter of it."""
+    return min(max(16, round(0.04 * budget)), 64, budget // 4)
 
 
 class SearchContext:
     def __init__(self, evaluator: Evaluator, budget: int, seed: int = 0, validation: Validation = Validation(),
-                 log_path: str | Path | None = None, replay: list[dict] | None = None, progress=None):
+                 log_path: str | Path | None = None, replay: list[dict] | None = None, progress=None,
+                 characterization=None):
         if budget < 1:
             from synthgen.errors import ParamError
 
@@ -58,18 +66,39 @@ class SearchContext:
         self.used = 0
         self.failures = 0
         self.history: list[tuple[np.ndarray, Query]] = []
+        self.choices = [len(d.choices) if hasattr(d, "choices") else 0 for d in self.space.dims]
+        # per history entry: counted in estimates (graded, not a repeat, not a growth probe),
+        # one of the uniform base sample
+        self._blind: list[bool] = []
+        self._uniform: list[bool] = []
+        self._support: list[np.ndarray] = []  # (2, D): the box each query was drawn uniformly from (NaN: none)
+        self._arrays: dict = {}
+        self._defining = False
+        self._drawing_uniform = False
         self._replay = list(replay or [])
         self._replay_pos = 0
         self._log = open(log_path, "a") if log_path else None
         self.progress = progress
         self.first_region_at: int | None = None
+        self._characterizer = None
+        if characterization is not None:
+            from examiner.search.characterize import Characterizer
+
+            self._characterizer = Characterizer(self, characterization)
+
+    def finalize(self) -> None:
+        """Every region's statistics over the whole history (for failures.json)."""
+        for r in self.registry.regions:
+            r.stats = self.characterizer.statistics(r)
 
     # --- evaluation -------------------------------------------------------------------------
     @property
     def remaining(self) -> int:
         return self.budget - self.used
 
-    def evaluate_vectors(self, X) -> list[Query]:
+    def evaluate_vectors(self, X, support: tuple[np.ndarray, np.ndarray] | None = None) -> list[Query]:
+        """Query the points X (n, D). ``support``: the box (lo, hi) they were drawn uniformly
+        from, if they were; only such points estimate a failure rate (see ``uniform_in``)."""
         X = np.clip(np.atleast_2d(np.asarray(X, dtype=np.float64)), -1.0, 1.0)
         if self.remaining <= 0:
             raise BudgetExhausted
@@ -86,6 +115,12 @@ class SearchContext:
                 self.used += 1
             self.failures += bool(q.failed)
             self.history.append((x, q))
+            fresh = bool(q.graded and not q.cached)
+            self._blind.append(fresh and not self._defining)
+            self._uniform.append(fresh and self._drawing_uniform)
+            self._support.append(np.full((2, self.dims), np.nan) if support is None
+                                 else np.stack([np.broadcast_to(support[0], self.dims), np.broadcast_to(support[1], self.dims)]))
+        self._arrays.clear()
         if self.progress:
             self.progress(self)
         if len(take) < len(X):
@@ -119,6 +154,47 @@ class SearchContext:
             self._log.close()
             self._log = None
 
+    @contextmanager
+    def defining(self):
+        """Queries made inside decide where a box's faces lie (growth probes): no estimate of
+        a failure rate uses them."""
+        self._defining, before = True, self._defining
+        try:
+            yield
+        finally:
+            self._defining = before
+
+    def draw_base_sample(self, n: int) -> None:
+        """``n`` uniform queries: the base rate and the coverage of every mode are measured on them."""
+        self._drawing_uniform = True
+        try:
+            self.evaluate_vectors(self.rng.uniform(-1.0, 1.0, (n, self.dims)), support=(-1.0, 1.0))
+        finally:
+            self._drawing_uniform = False
+
+    def _select(self, which: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if which not in self._arrays:
+            mask = np.array(self._blind if which == "blind" else self._uniform, dtype=bool)
+            X = np.array([x for x, _ in self.history]).reshape(-1, self.dims)[mask]
+            y = np.array([bool(q.failed) for _, q in self.history], dtype=bool)[mask]
+            S = np.array(self._support).reshape(-1, 2, self.dims)[mask]
+            self._arrays[which] = (X, y, S)
+        return self._arrays[which]
+
+    def blind(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(X (n, D), failed (n,), support (n, 2, D)) of every graded query that estimates may
+        use (not a repeat, not a growth probe); support is NaN for points not drawn uniformly."""
+        return self._select("blind")
+
+    def uniform(self) -> tuple[np.ndarray, np.ndarray]:
+        """(X (n, D), failed (n,)) of the uniform base sample."""
+        return self._select("uniform")[:2]
+
+    def base_counts(self) -> tuple[int, int]:
+        """(failures, graded queries) of the uniform base sample."""
+        _, y = self.uniform()
+        return int(y.sum()), len(y)
+
     # --- regions -------------------------------------------------------------------------------
     def known(self, x: np.ndarray) -> bool:
         """x lies in (or within KNOWN_MARGIN of) a validated region, or in a box that failed
@@ -126,22 +202,23 @@ class SearchContext:
         return (self.registry.containing(x, KNOWN_MARGIN) is not None
                 or any(r.contains(x) for r in self.rejected))
 
-    def validate(self, region: Region) -> bool:
-        """Draw N points uniformly inside; the region holds if they fail often enough."""
-        X = region.sample(self.rng, self.validation.samples)
-        qs = self.evaluate_vectors(X)
-        graded = [q for q in qs if q.graded]
-        rate = sum(q.failed for q in graded) / len(graded) if graded else 0.0
-        region.failure_rate = round(rate, 4)
-        region.validated_samples = len(graded)
-        ok = len(graded) >= self.validation.samples // 2 and rate >= self.validation.threshold
-        if ok:
-            region.examples = [q.id for q in qs if q.failed][:8]
-        return ok
+    @property
+    def characterizer(self):
+        if getattr(self, "_characterizer", None) is None:
+            from examiner.search.characterize import Characterizer
 
+            self._characterizer = Characterizer(self)
+        return self._characterizer
+
+    def validate(self, region: Region) -> bool:
+        """The region holds when its failure rate clears the threshold (see Characterizer.validate)."""
+        ok = self.characterizer.validate(region)
+        if ok:
+            region.examples = [q.id for x, q in self.history if q.failed and not q.cached and region.contains(x)][:8]
+        return ok
     def accept(self, region: Region) -> Region:
         region.found_at = self.used
-        kept = self.registry.add(region)
+        kept = self.registry.add(region, self.characterizer.restricted)
         if self.first_region_at is None:
             self.first_region_at = self.used
         return kept

@@ -17,7 +17,7 @@ class RandomSearch(Strategy):
     def run(self, ctx: SearchContext) -> None:
         while True:
             X = ctx.rng.uniform(-1.0, 1.0, (self.batch, ctx.dims))
-            qs = ctx.evaluate_vectors(X)
+            qs = ctx.evaluate_vectors(X, support=(-1.0, 1.0))
             order = np.argsort([-(q.error if q.graded else 0.0) for q in qs], kind="stable")
             for i in order:
                 if qs[i].failed and not ctx.known(X[i]):

@@ -22,6 +22,8 @@ class Region:
     examples: list = field(default_factory=list)  # query ids of failing samples inside
     owner: str = ""  # the agent / strategy that found it
     found_at: int = 0  # queries used when it was validated
+    fresh_samples: int = 0  # fresh queries its validation drew (the rest came from the history)
+    stats: dict = field(default_factory=dict)  # rate, interval, base rate, lift, coverage, restricted dims
 
     def __post_init__(self):
         self.lo = np.asarray(self.lo, dtype=np.float64)
@@ -89,7 +91,8 @@ class Region:
 
     def to_dict(self, space: ParamSpace) -> dict:
         return {"id": self.id, **self.named(space), "failure_rate": self.failure_rate,
-                "validated_samples": self.validated_samples, "volume": self.volume,
+                "validated_samples": self.validated_samples, "fresh_samples": self.fresh_samples, "volume": self.volume,
+                **self.stats,
                 "examples": list(self.examples), "owner": self.owner, "found_at_query": self.found_at,
                 "normalized": {"lo": self.lo.round(6).tolist(), "hi": self.hi.round(6).tolist()}}
 
@@ -107,9 +110,17 @@ class RegionRegistry:
     def __len__(self) -> int:
         return len(self.regions)
 
-    def add(self, region: Region) -> Region:
+    def add(self, region: Region, restricted=None) -> Region:
         """Returns the region kept (the new one, or the existing duplicate, enlarged if the new
-        one is bigger)."""
+        one is bigger). With ``restricted`` (a box -> (D,) bool of the dims it bounds), a region
+        that bounds the same dims as one held and overlaps it is the same mode: the two become
+        their hull."""
+        if restricted is not None:
+            for r in self.regions:
+                if (restricted(r.lo, r.hi) == restricted(region.lo, region.hi)).all() and r.intersection(region) > 0:
+                    r.lo, r.hi = np.minimum(r.lo, region.lo), np.maximum(r.hi, region.hi)
+                    r.examples = list(dict.fromkeys(r.examples + region.examples))
+                    return r
         for i, r in enumerate(self.regions):
             if self.duplicates(r, region):
                 if region.volume > r.volume:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from examiner.evaluate import Evaluator
 from examiner.search import make_strategy
-from examiner.search.context import BudgetExhausted, SearchContext, Validation
+from examiner.search.context import BudgetExhausted, SearchContext, Validation, base_samples
 from examiner.search_space import SearchSpace
 from synthgen.catalog import Categorical
 from synthgen.dataset.files import json_bytes, sha256_file, write_atomic
@@ -69,11 +69,13 @@ def run_search(model: str, space: str | Path, strategy: str, budget: int, out: s
     strat = make_strategy(strategy, agents, tensorboard=out / "tensorboard" if tensorboard else None)
     t0 = time.perf_counter()
     try:
+        ctx.draw_base_sample(base_samples(budget))
         strat.run(ctx)
     except BudgetExhausted:
         pass
     finally:
         ctx.close()
+    ctx.finalize()
     result = failures_document(ctx, search, settings, mut.name)
     write_atomic(out / FAILURES, json_bytes(result))
     if model_obj is None:
@@ -90,11 +92,13 @@ def failures_document(ctx: SearchContext, search: SearchSpace, settings: dict, m
         else:
             dims.append({"name": d.name, "low": d.low, "high": d.high, "unit": d.unit, "doc": d.doc})
     graded = sum(q.graded for _, q in ctx.history if not q.cached)
+    base_k, base_n = ctx.base_counts()
     return {
         "strategy": settings["strategy"], "model": settings["model"], "model_name": model_name,
         "space": settings["space"], "seed": settings["seed"], "budget": settings["budget"],
         "agents": settings["agents"], "queries_used": ctx.used, "failures": ctx.failures,
         "failure_rate": round(ctx.failures / max(graded, 1), 4),
+        "base_rate": round(base_k / base_n, 4) if base_n else None, "base_samples": base_n,
         "first_region_at_query": ctx.first_region_at, "query_status": dict(ctx.evaluator.counts),
         "validation": settings["validation"], "searched_dims": dims, "fixed": search.space.fixed,
         "regions": [r.to_dict(search.space) for r in ctx.registry.regions],

@@ -1,0 +1,293 @@
+"""What a failure mode is, the same for every strategy: a box that restricts only the dims that
+matter, with its failure rate (and interval), the space's base rate, lift and coverage.
+
+A strategy hands over a failing point; ``grow_region`` (boundary.py) turns it into a mode:
+
+1. **confirm**: a few fresh points close to it; if none fails, it was a sporadic failure (real
+   models miss a few easy images everywhere) and nothing is grown from it.
+2. **grow**: a first box from the point (bracketing each face along its own axis).
+3. **describe** (``Characterizer.describe``): for each bounded dim, the box relaxed along that
+   dim to its full range is compared with the box. The bound stays only if the added part fails
+   measurably less often (a one-sided two-proportion test at ``z`` and a drop of at least
+   ``min_drop`` of the box's rate); otherwise the dim is free. For a dim that stays, both bounds
+   are placed where the failure rate changes: the interval along that dim that maximizes the
+   likelihood of a two-rate Bernoulli model over every point in the relaxed box (the history's
+   and fresh points near each face). No bound is narrower than ``resolution``, a bound within
+   half of it of the space's edge is the edge, one spanning ``free_share`` of the range is no
+   bound, and a categorical dim is bounded at whole choices.
+4. **validate**: the failure rate inside is estimated from the queries already inside the box
+   plus fresh uniform samples, drawn in small rounds only until the ``z`` lower confidence bound
+   clears the threshold or the upper one falls below it.
+
+Points a box was grown from (the growth probes) decided where its faces lie, so they fail by
+construction: no estimate uses them ("blind" points only). Everything a strategy queried counts,
+since a point is chosen before its result is known.
+
+This differs from PRIM (which peels a box from a fixed sample): the search decides where to
+sample, so each test is run on points drawn for it where the history has too few, and every
+kept dim must pass a significance test (PRIM keeps any peel that raises the mean; ``examiner
+map``, where the sample is uniform and fixed, starts from PRIM's boxes and then applies the
+same tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from examiner.search.regions import Region
+
+
+#: no failure rate is decided on fewer uniform points
+MIN_SAMPLES = 8
+
+
+@dataclass(frozen=True)
+class Characterization:
+    resolution: float = 0.1  # narrowest bound, normalized units (5% of a dim's range)
+    free_share: float = 0.9  # a bound spanning this share of a dim's range is no bound
+    confirm: int = 4  # fresh points near a failure before a region is grown from it
+    confirm_radius: float = 0.06  # ... within this half-width (normalized units)
+    inside: int = 8  # points inside a box its rate is compared on (history first)
+    beside: int = 6  # points in the part a relaxed dim adds (history first)
+    per_face: int = 4  # fresh points near each face of a dim that stays bounded
+    z: float = 1.2816  # one-sided 90% for every test
+    min_drop: float = 0.3  # relaxing a dim that matters lowers the rate by at least this share
+    passes: int = 2
+
+
+def wilson(k: float, n: float, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for k successes of n."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def drop_is_significant(k_in: int, n_in: int, k_out: int, n_out: int, z: float, min_drop: float) -> bool:
+    """The rate outside (k_out / n_out) is measurably below the rate inside."""
+    if n_in == 0 or n_out == 0:
+        return True  # no evidence that the bound does not matter
+    p_in, p_out = k_in / n_in, k_out / n_out
+    if p_in - p_out < min_drop * p_in:
+        return False
+    pooled = (k_in + k_out) / (n_in + n_out)
+    se = np.sqrt(max(pooled * (1 - pooled), 1e-9) * (1 / n_in + 1 / n_out))
+    return (p_in - p_out) / se >= z
+
+
+def best_interval(x: np.ndarray, y: np.ndarray, lo_edge: float = -1.0, hi_edge: float = 1.0) -> tuple[float, float]:
+    """The interval [a, b] of the axis whose points fail at one rate and the rest at a lower
+    one, by maximum likelihood (cuts halfway between neighbouring points, or at the edges)."""
+    order = np.argsort(x, kind="stable")
+    xs, ys = x[order], y[order].astype(np.float64)
+    n = len(xs)
+    cuts = np.concatenate([[lo_edge], 0.5 * (xs[1:] + xs[:-1]), [hi_edge]])  # cut i: before point i
+    csum = np.concatenate([[0.0], np.cumsum(ys)])
+    total = csum[-1]
+
+    def ll(k, m):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = np.where(m > 0, k / np.maximum(m, 1), 0.0)
+            return np.where((p > 0) & (p < 1), k * np.log(np.where(p > 0, p, 1)) + (m - k) * np.log(np.where(p < 1, 1 - p, 1)), 0.0)
+
+    i = np.arange(n + 1)[:, None]
+    j = np.arange(n + 1)[None, :]
+    valid = j > i
+    k_in = csum[j] - csum[i]
+    m_in = (j - i).astype(np.float64)
+    k_out, m_out = total - k_in, n - m_in
+    score = ll(k_in, m_in) + ll(k_out, m_out)
+    higher = k_in / np.maximum(m_in, 1) > np.where(m_out > 0, k_out / np.maximum(m_out, 1), -1.0)
+    score = np.where(valid & higher, score, -np.inf)
+    if not np.isfinite(score).any():
+        return lo_edge, hi_edge
+    bi, bj = np.unravel_index(np.argmax(score), score.shape)
+    return float(cuts[bi]), float(cuts[bj])
+
+
+class Characterizer:
+    """Describes and validates failure modes over a search context's history (see the module
+    docstring). ``categorical``: per dim, the number of choices (0 for continuous dims)."""
+
+    def __init__(self, ctx, config: Characterization = Characterization()):
+        self.ctx = ctx
+        self.config = config
+        self.choices = np.array(ctx.choices, dtype=np.int64)
+
+    # --- geometry ---------------------------------------------------------------------------
+    def restricted(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """(D,) bool: the dims a box bounds."""
+        return (hi - lo) < 2.0 * self.config.free_share - 1e-9
+
+    def snap(self, lo: np.ndarray, hi: np.ndarray, centre: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds no narrower than the resolution, at the edge when close to it, free when wide,
+        whole choices for categorical dims."""
+        c = self.config
+        lo, hi = lo.astype(np.float64).copy(), hi.astype(np.float64).copy()
+        mid = 0.5 * (lo + hi) if centre is None else centre
+        narrow = hi - lo < c.resolution
+        lo[narrow] = np.clip(mid[narrow] - c.resolution / 2, -1.0, 1.0 - c.resolution)
+        hi[narrow] = lo[narrow] + c.resolution
+        lo[lo < -1.0 + c.resolution / 2] = -1.0
+        hi[hi > 1.0 - c.resolution / 2] = 1.0
+        for d in np.nonzero(self.choices)[0]:
+            k = self.choices[d]
+            lo[d] = -1.0 + 2.0 * np.floor((lo[d] + 1.0) / 2.0 * k + 1e-9) / k
+            hi[d] = -1.0 + 2.0 * np.ceil((hi[d] + 1.0) / 2.0 * k - 1e-9) / k
+            hi[d] = max(hi[d], lo[d] + 2.0 / k)
+        free = ~self.restricted(lo, hi)
+        lo[free], hi[free] = -1.0, 1.0
+        return lo, hi
+
+    # --- data ---------------------------------------------------------------------------------
+    def _inside(self, X: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        return ((X >= lo - 1e-12) & (X <= hi + 1e-12)).all(1)
+
+    def _uniform_in(self, lo: np.ndarray, hi: np.ndarray, along: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(X, failed) of the blind points inside the box that were drawn uniformly from a box
+        holding it: a uniform sample of it, whatever else the search queried. With ``along``,
+        the support may be narrower along that dim (the points are then uniform over the other
+        dims at each value of it)."""
+        X, y, S = self.ctx.blind()
+        if not len(X):
+            return X, y
+        cover = (S[:, 0] <= lo + 1e-12) & (S[:, 1] >= hi - 1e-12)
+        if along is not None:
+            cover[:, along] = True
+        m = cover.all(1) & self._inside(X, lo, hi)
+        return X[m], y[m]
+
+    def _fill(self, lo: np.ndarray, hi: np.ndarray, want: int) -> None:
+        """Query fresh uniform points until the box holds ``want`` uniform ones."""
+        have = len(self._uniform_in(lo, hi)[1])
+        if have < want:
+            self.ctx.evaluate_vectors(self.ctx.rng.uniform(lo, hi, (want - have, len(lo))), support=(lo, hi))
+
+    def counts(self, lo: np.ndarray, hi: np.ndarray, exclude: tuple | None = None) -> tuple[int, int]:
+        """(failures, points) of the uniform sample of the box, minus those inside ``exclude``."""
+        X, y = self._uniform_in(lo, hi)
+        if exclude is not None and len(X):
+            y = y[~self._inside(X, *exclude)]
+        return int(y.sum()), len(y)
+
+    # --- the steps ----------------------------------------------------------------------------
+    def confirm(self, x0: np.ndarray) -> bool:
+        """A failure is worth growing when one of a few fresh points next to it fails too."""
+        c = self.config
+        if c.confirm <= 0:
+            return True
+        r = c.confirm_radius
+        lo, hi = np.clip(x0 - r, -1, 1), np.clip(x0 + r, -1, 1)
+        qs = self.ctx.evaluate_vectors(self.ctx.rng.uniform(lo, hi, (c.confirm, len(x0))), support=(lo, hi))
+        if any(q.failed for q in qs):
+            return True
+        self.ctx.rejected.append(Region(np.clip(x0 - r, -1, 1), np.clip(x0 + r, -1, 1)))
+        return False
+
+    def describe(self, lo: np.ndarray, hi: np.ndarray, x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The box restricted to the dims that matter, with bounds where the rate changes."""
+        c = self.config
+        rng = self.ctx.rng
+        lo, hi = self.snap(np.minimum(lo, x0), np.maximum(hi, x0), centre=x0)
+        settled: set[int] = set()
+        for _ in range(c.passes):
+            changed = False
+            # the dims least likely to matter first: the widest bounds
+            for d in sorted(np.nonzero(self.restricted(lo, hi))[0], key=lambda d: -(hi[d] - lo[d])):
+                if d in settled and not changed:
+                    continue
+                self._fill(lo, hi, c.inside)
+                wide_lo, wide_hi = lo.copy(), hi.copy()
+                wide_lo[d], wide_hi[d] = -1.0, 1.0
+                beside = 1.0 - (hi[d] - lo[d]) / 2.0  # the share of the relaxed box outside the box
+                matters = True
+                for want in (c.beside, 2 * c.beside):  # a bound kept on few points is checked on twice as many
+                    self._fill(wide_lo, wide_hi, int(np.ceil(want / max(beside, 0.05))))
+                    k_out, n_out = self.counts(wide_lo, wide_hi, exclude=(lo, hi))
+                    k_in, n_in = self.counts(lo, hi)
+                    matters = drop_is_significant(k_in, n_in, k_out, n_out, c.z, c.min_drop)
+                    if not matters:
+                        break
+                if not matters:
+                    lo, hi = wide_lo, wide_hi  # the dim does not matter
+                    changed = True
+                    continue
+                if d not in settled:  # points near each face that is not the space's edge
+                    for side, face in ((0, lo[d]), (1, hi[d])):
+                        if (side == 0 and face <= -1.0) or (side == 1 and face >= 1.0):
+                            continue
+                        band = max(c.resolution, 0.25 * (hi[d] - lo[d]))
+                        band_lo, band_hi = lo.copy(), hi.copy()
+                        band_lo[d], band_hi[d] = max(-1.0, face - band), min(1.0, face + band)
+                        self.ctx.evaluate_vectors(rng.uniform(band_lo, band_hi, (c.per_face, len(lo))),
+                                                  support=(band_lo, band_hi))
+                X, y = self._uniform_in(wide_lo, wide_hi, along=d)
+                a, b = best_interval(X[:, d], y)
+                new_lo, new_hi = lo.copy(), hi.copy()
+                new_lo[d], new_hi[d] = a, b
+                new_lo, new_hi = self.snap(new_lo, new_hi)
+                changed |= not (np.allclose(new_lo, lo) and np.allclose(new_hi, hi))
+                lo, hi = new_lo, new_hi
+                settled.add(d)
+            if not changed:
+                break
+        return lo, hi
+
+    def validate(self, region: Region) -> bool:
+        """Sequential: the history inside first, then fresh uniform samples in small rounds,
+        until the lower confidence bound clears the threshold or the upper one falls below."""
+        v = self.ctx.validation
+        fresh, step = 0, max(4, v.samples // 4)
+        while True:
+            k, n = self.counts(region.lo, region.hi)
+            low, high = wilson(k, n, self.config.z)
+            if n >= MIN_SAMPLES and low >= v.threshold:
+                ok = True
+                break
+            if n >= MIN_SAMPLES and high < v.threshold:
+                ok = False
+                break
+            if fresh >= v.samples:
+                ok = False
+                break
+            take = min(step, v.samples - fresh)
+            self.ctx.evaluate_vectors(region.sample(self.ctx.rng, take), support=(region.lo, region.hi))
+            fresh += take
+        region.failure_rate = round(k / n, 4) if n else 0.0
+        region.validated_samples = n
+        region.fresh_samples = fresh
+        return ok
+
+    # --- statistics for the report ----------------------------------------------------------
+    def statistics(self, region: Region) -> dict:
+        """Failure rate and 95% interval over the blind points inside, the base rate, lift,
+        coverage and the restricted dims ranked by how much each matters."""
+        ctx = self.ctx
+        k, n = self.counts(region.lo, region.hi)
+        rate = k / n if n else 0.0
+        ci = wilson(k, n)
+        base_k, base_n = ctx.base_counts()
+        base = base_k / base_n if base_n else None
+        # coverage: the share of all failures the mode holds; from uniform points where there
+        # are enough of them, else its volume times its rate over the base rate
+        Xu, yu = ctx.uniform()
+        if len(Xu) and yu.sum() >= 20:
+            coverage = float((self._inside(Xu, region.lo, region.hi) & yu.astype(bool)).sum() / yu.sum())
+        else:
+            coverage = min(1.0, region.volume * rate / base) if base else None
+        importance = {}
+        for d in np.nonzero(self.restricted(region.lo, region.hi))[0]:
+            wide_lo, wide_hi = region.lo.copy(), region.hi.copy()
+            wide_lo[d], wide_hi[d] = -1.0, 1.0
+            kw, nw = self.counts(wide_lo, wide_hi)
+            importance[int(d)] = round(rate - (kw / nw if nw else rate), 4)
+        ranked = sorted(importance, key=lambda d: -importance[d])
+        return {"failure_rate": round(rate, 4), "interval": [round(ci[0], 4), round(ci[1], 4)], "samples": n,
+                "base_rate": None if base is None else round(base, 4),
+                "lift": None if not base else round(rate / base, 2),
+                "coverage": None if coverage is None else round(coverage, 4),
+                "restricted": [ctx.space.names[d] for d in ranked],
+                "importance": {ctx.space.names[d]: importance[d] for d in ranked}}

@@ -1,0 +1,102 @@
+"""How well a search's reported regions explain a planted landscape's modes; metrics that cannot
+flatter:
+
+- **one-to-one matching**: a reported region can explain a planted mode only if most of its box
+  lies in that mode (``purity``, the share of uniform points of the box that the mode holds, at
+  least ``MIN_PURITY``); among those pairs, an optimal assignment (``linear_sum_assignment``)
+  gives each region at most one mode and each mode at most one region, by IoU. Two regions for
+  one mode explain it once.
+- **recall**: planted modes explained / planted modes; **precision**: regions that explain a
+  mode / regions reported.
+- **box IoU on the mode's dims**: the region's box and the mode, both over the dims the mode
+  depends on (other dims are free in the mode, and an extra bound there is counted below), by
+  Monte Carlo over uniform points (exact for boxes up to sampling noise; an oblique mode cannot
+  reach 1 with a box).
+- **spurious dims**: per matched region, the dims it bounds to under ``FREE_SHARE`` of their
+  range that the mode leaves free.
+- **anytime curve**: recall counting only the regions found by each share of the budget."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from synthgen.catalog import lookup
+
+MIN_PURITY = 0.5
+FREE_SHARE = 0.9
+CURVE_POINTS = 10
+
+
+def _physical(space, X: np.ndarray, names: list[str], fixed: dict) -> dict:
+    """Values of ``names`` (continuous dims) at normalized points X (N, D); dims not searched
+    take their fixed value or default."""
+    out = {}
+    for n in names:
+        if n in space.names:
+            d = space[n]
+            out[n] = d.low + (X[:, space.names.index(n)] + 1.0) / 2.0 * (d.high - d.low)
+        else:
+            out[n] = np.full(len(X), float(fixed.get(n, lookup(n).default)))
+    return out
+
+
+def restricted_dims(space, lo: np.ndarray, hi: np.ndarray) -> list[str]:
+    return [n for n, a, b in zip(space.names, lo, hi) if b - a < 2.0 * FREE_SHARE - 1e-9]
+
+
+def match(boxes: list[tuple[np.ndarray, np.ndarray]], planted, space, fixed: dict, rng: np.random.Generator,
+          n: int = 20000) -> list[tuple[int, int, float]]:
+    """(region index, mode index, IoU on the mode's dims) for each matched pair."""
+    from scipy.optimize import linear_sum_assignment
+
+    if not boxes or not planted.regions:
+        return []
+    D = len(space)
+    U = rng.uniform(-1.0, 1.0, (n, D))
+    iou = np.zeros((len(boxes), len(planted.regions)))
+    ok = np.zeros_like(iou, dtype=bool)
+    for j, mode in enumerate(planted.regions):
+        names = mode.dims
+        in_mode = mode.contains_array(_physical(space, U, names, fixed))
+        idx = [space.names.index(k) for k in names if k in space.names]
+        for i, (lo, hi) in enumerate(boxes):
+            P = rng.uniform(lo, hi, (2000, D))
+            purity = mode.contains_array(_physical(space, P, names, fixed)).mean()
+            in_box = ((U[:, idx] >= lo[idx]) & (U[:, idx] <= hi[idx])).all(1) if idx else np.ones(n, bool)
+            union = (in_box | in_mode).sum()
+            iou[i, j] = (in_box & in_mode).sum() / union if union else 0.0
+            ok[i, j] = purity >= MIN_PURITY
+    cost = np.where(ok, -iou - 1.0, 0.0)  # any valid pair beats none
+    rows, cols = linear_sum_assignment(cost)
+    return [(int(i), int(j), float(iou[i, j])) for i, j in zip(rows, cols) if ok[i, j]]
+
+
+def score_run(result: dict, planted, space, seed: int = 0) -> dict:
+    """Recall, precision, IoU, spurious dims and the anytime curve of one search result."""
+    fixed = result.get("fixed", {})
+    regions = result["regions"]
+    boxes = [(np.array(r["normalized"]["lo"]), np.array(r["normalized"]["hi"])) for r in regions]
+    rng = np.random.default_rng(seed)
+    pairs = match(boxes, planted, space, fixed, rng)
+    spurious = []
+    for i, j, _ in pairs:
+        free = set(restricted_dims(space, *boxes[i])) - set(planted.regions[j].dims)
+        spurious.append(len(free))
+    budget = result["budget"]
+    curve = []
+    for k in range(1, CURVE_POINTS + 1):
+        q = budget * k / CURVE_POINTS
+        keep = [b for b, r in zip(boxes, regions) if r["found_at_query"] <= q]
+        curve.append([round(q), len(match(keep, planted, space, fixed, np.random.default_rng(seed))) / len(planted.regions)])
+    return {
+        "recall": len(pairs) / len(planted.regions),
+        "precision": len(pairs) / len(regions) if regions else None,
+        "iou": float(np.mean([p[2] for p in pairs])) if pairs else None,
+        "spurious_dims": float(np.mean(spurious)) if spurious else None,
+        "restricted_dims": float(np.mean([len(restricted_dims(space, *b)) for b in boxes])) if boxes else None,
+        "planted_found": [planted.regions[j].name for _, j, _ in pairs],
+        "matches": [{"region": regions[i]["id"], "mode": planted.regions[j].name, "iou": round(v, 4),
+                     "spurious_dims": sorted(set(restricted_dims(space, *boxes[i])) - set(planted.regions[j].dims))}
+                    for i, j, v in pairs],
+        "curve": curve,
+    }

@@ -1,0 +1,152 @@
+"""The shared characterization of failure modes, landscapes and the benchmark's metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from examiner.landscape import landscape, write_landscape
+from examiner.models.planted import PlantedModel
+from examiner.search.characterize import Characterization, Characterizer, best_interval, wilson
+from examiner.search.regions import Region, RegionRegistry
+from examiner.search.run import run_search
+from examiner.search.scoring import match, score_run
+from examiner.search_space import SearchSpace
+
+SPACE = """
+image: {width: 64, height: 64}
+search: [camera.pitch, camera.yaw, camera.distance, light.ambient]
+dims:
+  camera.pitch: [-40, 70]
+  camera.yaw: [-180, 180]
+  camera.distance: [2, 8]
+  light.ambient: [0, 0.6]
+"""
+
+
+def _planted(tmp_path, regions: str, extra: str = "") -> str:
+    path = tmp_path / "planted.yaml"
+    path.write_text("score: direct\n" + extra + "regions:\n" + regions)
+    return f"planted:{path}"
+
+
+@pytest.fixture()
+def space(tmp_path):
+    (tmp_path / "space.yaml").write_text(SPACE)
+    return tmp_path / "space.yaml"
+
+
+def _restricted(region: dict, searched: list[dict]) -> dict:
+    return {k: region["bounds"][k] for k in region["restricted"]}
+
+
+def test_an_edge_threshold_is_recovered_in_its_one_dim(tmp_path, space):
+    model = _planted(tmp_path, "  - {name: high, bounds: {camera.pitch: [48, 70]}}\n")
+    r = run_search(model, space, "random", 600, tmp_path / "run", seed=3, tensorboard=False)
+    assert len(r["regions"]) == 1, r["regions"]
+    (lo, hi), = _restricted(r["regions"][0], r["searched_dims"]).values()
+    assert r["regions"][0]["restricted"] == ["camera.pitch"]
+    assert abs(lo - 48) <= 0.05 * 110 and hi == 70  # within 5% of the range; up to the edge, not 70..70
+    assert r["regions"][0]["failure_rate"] >= 0.95 and r["regions"][0]["interval"][0] >= 0.8
+
+
+def test_a_two_dim_interaction_keeps_both_dims_and_nothing_else(tmp_path, space):
+    model = _planted(tmp_path, "  - {name: far_dim, bounds: {camera.distance: [5.5, 8], light.ambient: [0, 0.25]}}\n")
+    r = run_search(model, space, "random", 800, tmp_path / "run", seed=1, tensorboard=False)
+    assert len(r["regions"]) == 1, r["regions"]
+    got = _restricted(r["regions"][0], r["searched_dims"])
+    assert sorted(got) == ["camera.distance", "light.ambient"]
+    assert abs(got["camera.distance"][0] - 5.5) <= 0.3 and got["camera.distance"][1] == 8
+    assert got["light.ambient"][0] == 0 and abs(got["light.ambient"][1] - 0.25) <= 0.03
+    region = r["regions"][0]
+    assert region["lift"] > 2 and 0 < region["coverage"] <= 1 and region["base_rate"] < 0.4
+    assert set(region["importance"]) == {"camera.distance", "light.ambient"}
+
+
+def test_no_bound_is_narrower_than_the_resolution(tmp_path, space):
+    ctx = _context(space)
+    ch = Characterizer(ctx, Characterization(resolution=0.1))
+    lo, hi = ch.snap(np.array([0.3, -1.0, 0.5, 0.96]), np.array([0.3, 1.0, 0.52, 0.97]))
+    assert (hi - lo >= 0.1 - 1e-12).all()
+    assert hi[3] == 1.0  # within half the resolution of the edge: the edge
+    assert lo[1] == -1.0 and hi[1] == 1.0
+    model = _planted(tmp_path, "  - {name: slice, bounds: {camera.yaw: [10, 12]}}\n")
+    r = run_search(model, space, "cmaes", 400, tmp_path / "run", seed=0, tensorboard=False)
+    for region in r["regions"]:
+        widths = np.array(region["normalized"]["hi"]) - np.array(region["normalized"]["lo"])
+        assert (widths >= 0.1 - 1e-9).all(), region
+
+
+def _context(space):
+    from examiner.evaluate import Evaluator
+    from examiner.search.context import SearchContext
+
+    class Never:
+        name = "never"
+        needs_image = False
+        scores_params = True
+
+        def score_params(self, params):
+            return [(0.0, False)] * len(params)
+
+    return SearchContext(Evaluator(Never(), SearchSpace.from_yaml(space)), budget=100)
+
+
+def test_modes_that_bound_the_same_dims_and_overlap_are_one(space):
+    ctx = _context(space)
+    restricted = ctx.characterizer.restricted
+    reg = RegionRegistry()
+    a = reg.add(Region([0.5, -1, -1, -1], [1, 1, 1, 1]), restricted)
+    b = reg.add(Region([0.3, -1, -1, -1], [0.7, 1, 1, 1]), restricted)  # same dim, overlapping
+    assert len(reg) == 1 and a is b and a.lo[0] == 0.3 and a.hi[0] == 1
+    reg.add(Region([0.0, -1, -1, -1], [0.4, 1, 1, -0.5]), restricted)  # another dim too: another mode
+    reg.add(Region([-1, -1, -1, -1], [-0.5, 1, 1, 1]), restricted)  # same dim, apart: another mode
+    assert len(reg) == 3
+
+
+def test_best_interval_and_wilson():
+    x = np.linspace(-1, 1, 41)
+    y = (x > 0.2) & (x < 0.6)
+    a, b = best_interval(x, y)
+    assert 0.15 <= a <= 0.25 and 0.55 <= b <= 0.65
+    lo, hi = wilson(8, 10)  # the textbook Wilson 95% interval of 8 / 10
+    assert lo == pytest.approx(0.4902, abs=1e-3) and hi == pytest.approx(0.9433, abs=1e-3)
+
+
+def test_metrics_give_the_hand_computed_values(tmp_path, space):
+    """Mode A: pitch in its top fifth; mode B: distance and ambient, each in their upper half.
+    Found: R1 = A plus a bound on yaw (1 spurious dim), R2 = the upper half of B along distance
+    (IoU 0.5 on B's dims), R3 = most of A again (a duplicate: explains nothing more), R4 =
+    somewhere else. Recall 1, precision 2/4, IoU (1 + 0.5) / 2, spurious (1 + 0) / 2."""
+    path = tmp_path / "two.yaml"
+    path.write_text("score: direct\nregions:\n"
+                    "  - {name: A, bounds: {camera.pitch: [48, 70]}}\n"
+                    "  - {name: B, bounds: {camera.distance: [5, 8], light.ambient: [0.3, 0.6]}}\n")
+    planted = PlantedModel.from_yaml(path)
+    sp = SearchSpace.from_yaml(space).space
+    a_lo = 2 * (48 + 40) / 110 - 1
+    boxes = [([a_lo, -0.5, -1, -1], [1, 0.5, 1, 1]), ([-1, -1, 0.5, 0], [1, 1, 1, 1]),
+             ([a_lo + 0.05, -1, -1, -1], [1, 1, 1, 1]), ([-1, -1, -1, -1], [-0.6, 1, -0.5, 1])]
+    result = {"budget": 100, "fixed": {}, "regions": [
+        {"id": i, "found_at_query": 10 * (i + 1), "normalized": {"lo": lo, "hi": hi}} for i, (lo, hi) in enumerate(boxes)]}
+    s = score_run(result, planted, sp)
+    assert s["recall"] == 1.0 and s["precision"] == 0.5
+    assert s["iou"] == pytest.approx(0.75, abs=0.02) and s["spurious_dims"] == 0.5
+    assert {m["mode"]: m["region"] for m in s["matches"]} == {"A": 0, "B": 1}
+    assert s["curve"][0] == [10, 0.5] and s["curve"][1] == [20, 1.0]
+    pairs = match([(np.array(boxes[3][0], float), np.array(boxes[3][1], float))], planted, sp, {}, np.random.default_rng(0))
+    assert pairs == []  # a box in no mode explains none
+
+
+def test_landscapes_are_reproducible_and_mix_every_shape(tmp_path):
+    space = SearchSpace.from_yaml("scenes/search_all.yaml").space
+    doc = landscape(space, "realistic", 7)
+    assert doc == landscape(space, "realistic", 7) and doc != landscape(space, "realistic", 8)
+    kinds = [r["name"].rsplit("_", 1)[0] for r in doc["regions"]]
+    assert kinds == ["edge", "edge", "interaction", "interaction", "pocket", "pocket", "oblique", "overlap"]
+    model = PlantedModel.from_yaml(write_landscape(doc, tmp_path / "l.yaml"))
+    rng = np.random.default_rng(0)
+    params = [space.from_vector(rng.uniform(-1, 1, len(space))) for _ in range(2000)]
+    failed = np.array([f for _, f in model.score_params(params)])
+    assert 0.1 < failed.mean() < 0.5  # a realistic base rate
+    assert model.score_params(params[:50]) == model.score_params(params[:50])  # deterministic per point
