@@ -75,15 +75,15 @@ def realistic(space, seed: int) -> dict:
                 "effect": str(rng.choice(EFFECTS)), "rate": round(float(rng.uniform(*rate)), 2)}
 
     for _ in range(2):
-        regions.append(box("edge", pick(1), [rng.uniform(0.05, 0.12)], "edge", (0.7, 0.95)))
+        regions.append(box("edge", pick(1), [rng.uniform(0.05, 0.1)], "edge", (0.7, 0.95)))
     for _ in range(2):
-        regions.append(box("interaction", pick(2), rng.uniform(0.18, 0.3, 2), "edge", (0.7, 0.95)))
+        regions.append(box("interaction", pick(2), rng.uniform(0.16, 0.26, 2), "edge", (0.7, 0.95)))
     for _ in range(2):
-        regions.append(box("pocket", pick(3), rng.uniform(0.28, 0.4, 3), "inside", (0.75, 0.95)))
+        regions.append(box("pocket", pick(3), rng.uniform(0.25, 0.36, 3), "inside", (0.75, 0.95)))
     # an oblique boundary: positions p, q in [0, 1] along each dim's chosen direction fail where
     # p + q >= above; that corner holds (2 - above)^2 / 2 of the plane
     a, b = pick(2)
-    area = rng.uniform(0.04, 0.08)
+    area = rng.uniform(0.03, 0.06)
     oblique = {}
     for n in (a, b):
         lo, hi = dims[n].low, dims[n].high
@@ -98,13 +98,13 @@ def realistic(space, seed: int) -> dict:
     d = dims[shared]
     width = (hi - lo) * rng.uniform(0.8, 1.2)
     start = float(np.clip(lo + (hi - lo) * rng.uniform(-0.5, 0.5), d.low, d.high - width))
-    pocket = box("overlap", others, rng.uniform(0.28, 0.4, 2), "inside", (0.75, 0.95))
+    pocket = box("overlap", others, rng.uniform(0.25, 0.36, 2), "inside", (0.75, 0.95))
     pocket["bounds"] = {shared: _round([start, start + width], d.high - d.low), **pocket["bounds"]}
     regions.append(pocket)
     return {"description": f"realistic landscape, seed {seed}: edge thresholds, interactions, pockets, an oblique "
                            "boundary and an overlap, with fading edges and sporadic failures",
             "score": "direct", "background": round(float(rng.uniform(0.01, 0.03)), 3), "falloff": 0.06,
-            "falloff_rate": 0.25, "ranges": {n: [d.low, d.high] for n, d in dims.items()}, "regions": regions}
+            "falloff_rate": 0.2, "ranges": {n: [d.low, d.high] for n, d in dims.items()}, "regions": regions}
 
 
 def boxes(space, seed: int, modes: int = 6, dims_per_mode: int = 3, width: float = 0.35) -> dict:

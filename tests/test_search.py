@@ -73,7 +73,7 @@ def test_each_strategy_finds_the_planted_region(toy, tmp_path, strategy):
     scores = score_run(r, PlantedModel.from_yaml(toy / "planted.yaml"), SearchSpace.from_yaml(toy / "space.yaml").space)
     assert scores["recall"] == 1.0 and scores["precision"] == 1.0 and scores["spurious_dims"] == 0
     region = r["regions"][0]
-    assert region["failure_rate"] >= 0.7 and region["validated_samples"] >= 8 and scores["iou"] >= 0.6
+    assert region["failure_rate"] >= 0.5 and region["validated_samples"] >= 8 and scores["iou"] >= 0.6
     lo, hi = region["bounds"]["pose.left_shoulder.abduct"]
     assert 80 <= lo and hi - lo <= 70  # the box stays around the planted one (100-140)
     lines = (tmp_path / "run" / "queries.jsonl").read_text().splitlines()

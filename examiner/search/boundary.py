@@ -59,10 +59,15 @@ def grow_region(ctx: SearchContext, x0: np.ndarray, growth: Growth = Growth(), o
     if not ch.restricted(lo, hi).any():  # no dim matters: the failures were not a mode
         ctx.rejected.append(Region.around(x0, REJECT_RADIUS))
         return None
-    region = Region(lo, hi, owner=owner)
+    region = Region(lo, hi, owner=owner, fixed_at=len(ctx.history))
     if ctx.validate(region):
         return ctx.accept(region)
-    small = Region(*ch.snap(x0 + growth.shrink * (lo - x0), x0 + growth.shrink * (hi - x0), centre=x0), owner=owner)
+    # the bounded dims shrunk towards the seed (free dims stay free)
+    bounded = ch.restricted(lo, hi)
+    centre = np.clip(x0, lo, hi)
+    small_lo = np.where(bounded, centre + growth.shrink * (lo - centre), -1.0)
+    small_hi = np.where(bounded, centre + growth.shrink * (hi - centre), 1.0)
+    small = Region(*ch.snap(small_lo, small_hi, centre=centre), owner=owner, fixed_at=len(ctx.history))
     if ctx.validate(small):
         return ctx.accept(small)
     # no growth from this neighbourhood again (not from the whole box: it may hold other modes)

@@ -15,9 +15,11 @@ A strategy hands over a failing point; ``grow_region`` (boundary.py) turns it in
    and fresh points near each face). No bound is narrower than ``resolution``, a bound within
    half of it of the space's edge is the edge, one spanning ``free_share`` of the range is no
    bound, and a categorical dim is bounded at whole choices.
-4. **validate**: the failure rate inside is estimated from the queries already inside the box
-   plus fresh uniform samples, drawn in small rounds only until the ``z`` lower confidence bound
-   clears the threshold or the upper one falls below it.
+4. **validate**: the failure rate inside is estimated from uniform queries inside the box made
+   after its bounds were placed (those that placed them would flatter it: a box fitted to
+   points fails more often on them than on new ones) plus fresh uniform samples, drawn in small
+   rounds only until the ``z`` lower confidence bound clears the threshold or the upper one
+   falls below it.
 
 Points a box was grown from (the growth probes) decided where its faces lie, so they fail by
 construction: no estimate uses them ("blind" points only). Everything a strategy queried counts,
@@ -51,7 +53,8 @@ class Characterization:
     inside: int = 8  # points inside a box its rate is compared on (history first)
     beside: int = 6  # points in the part a relaxed dim adds (history first)
     per_face: int = 4  # fresh points near each face of a dim that stays bounded
-    z: float = 1.2816  # one-sided 90% for every test
+    z: float = 1.2816  # one-sided 90%: validation
+    z_fit: float = 1.6449  # one-sided 95%: a bound placed on the same points it is tested on
     min_drop: float = 0.3  # relaxing a dim that matters lowers the rate by at least this share
     passes: int = 2
 
@@ -78,9 +81,11 @@ def drop_is_significant(k_in: int, n_in: int, k_out: int, n_out: int, z: float, 
     return (p_in - p_out) / se >= z
 
 
-def best_interval(x: np.ndarray, y: np.ndarray, lo_edge: float = -1.0, hi_edge: float = 1.0) -> tuple[float, float]:
+def best_interval(x: np.ndarray, y: np.ndarray, lo_edge: float = -1.0, hi_edge: float = 1.0,
+                  min_inside: int = 1) -> tuple[float, float]:
     """The interval [a, b] of the axis whose points fail at one rate and the rest at a lower
-    one, by maximum likelihood (cuts halfway between neighbouring points, or at the edges)."""
+    one, by maximum likelihood (cuts halfway between neighbouring points, or at the edges),
+    holding at least ``min_inside`` points."""
     order = np.argsort(x, kind="stable")
     xs, ys = x[order], y[order].astype(np.float64)
     n = len(xs)
@@ -95,7 +100,7 @@ def best_interval(x: np.ndarray, y: np.ndarray, lo_edge: float = -1.0, hi_edge: 
 
     i = np.arange(n + 1)[:, None]
     j = np.arange(n + 1)[None, :]
-    valid = j > i
+    valid = j - i >= max(1, min(min_inside, n))
     k_in = csum[j] - csum[i]
     m_in = (j - i).astype(np.float64)
     k_out, m_out = total - k_in, n - m_in
@@ -116,6 +121,10 @@ class Characterizer:
         self.ctx = ctx
         self.config = config
         self.choices = np.array(ctx.choices, dtype=np.int64)
+        #: when a list: every bound's test, (dim, failures inside, points inside, failures beside,
+        #: points beside, kept), for inspection
+        self.trace: list | None = None
+        self._held_out: dict = {}
 
     # --- geometry ---------------------------------------------------------------------------
     def restricted(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -146,18 +155,19 @@ class Characterizer:
     def _inside(self, X: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         return ((X >= lo - 1e-12) & (X <= hi + 1e-12)).all(1)
 
-    def _uniform_in(self, lo: np.ndarray, hi: np.ndarray, along: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def _uniform_in(self, lo: np.ndarray, hi: np.ndarray, along: int | None = None,
+                    since: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(X, failed) of the blind points inside the box that were drawn uniformly from a box
         holding it: a uniform sample of it, whatever else the search queried. With ``along``,
         the support may be narrower along that dim (the points are then uniform over the other
-        dims at each value of it)."""
-        X, y, S = self.ctx.blind()
+        dims at each value of it). ``since``: only queries from that history index on."""
+        X, y, S, index = self.ctx.blind()
         if not len(X):
             return X, y
         cover = (S[:, 0] <= lo + 1e-12) & (S[:, 1] >= hi - 1e-12)
         if along is not None:
             cover[:, along] = True
-        m = cover.all(1) & self._inside(X, lo, hi)
+        m = cover.all(1) & self._inside(X, lo, hi) & (index >= since)
         return X[m], y[m]
 
     def _fill(self, lo: np.ndarray, hi: np.ndarray, want: int) -> None:
@@ -166,9 +176,9 @@ class Characterizer:
         if have < want:
             self.ctx.evaluate_vectors(self.ctx.rng.uniform(lo, hi, (want - have, len(lo))), support=(lo, hi))
 
-    def counts(self, lo: np.ndarray, hi: np.ndarray, exclude: tuple | None = None) -> tuple[int, int]:
+    def counts(self, lo: np.ndarray, hi: np.ndarray, exclude: tuple | None = None, since: int = 0) -> tuple[int, int]:
         """(failures, points) of the uniform sample of the box, minus those inside ``exclude``."""
-        X, y = self._uniform_in(lo, hi)
+        X, y = self._uniform_in(lo, hi, since=since)
         if exclude is not None and len(X):
             y = y[~self._inside(X, *exclude)]
         return int(y.sum()), len(y)
@@ -190,51 +200,94 @@ class Characterizer:
     def describe(self, lo: np.ndarray, hi: np.ndarray, x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The box restricted to the dims that matter, with bounds where the rate changes."""
         c = self.config
-        rng = self.ctx.rng
         lo, hi = self.snap(np.minimum(lo, x0), np.maximum(hi, x0), centre=x0)
-        settled: set[int] = set()
+        banded: set[int] = set()
         for _ in range(c.passes):
-            changed = False
+            before = (lo.copy(), hi.copy())
             # the dims least likely to matter first: the widest bounds
             for d in sorted(np.nonzero(self.restricted(lo, hi))[0], key=lambda d: -(hi[d] - lo[d])):
-                if d in settled and not changed:
-                    continue
-                self._fill(lo, hi, c.inside)
                 wide_lo, wide_hi = lo.copy(), hi.copy()
                 wide_lo[d], wide_hi[d] = -1.0, 1.0
-                beside = 1.0 - (hi[d] - lo[d]) / 2.0  # the share of the relaxed box outside the box
-                matters = True
-                for want in (c.beside, 2 * c.beside):  # a bound kept on few points is checked on twice as many
-                    self._fill(wide_lo, wide_hi, int(np.ceil(want / max(beside, 0.05))))
-                    k_out, n_out = self.counts(wide_lo, wide_hi, exclude=(lo, hi))
-                    k_in, n_in = self.counts(lo, hi)
-                    matters = drop_is_significant(k_in, n_in, k_out, n_out, c.z, c.min_drop)
-                    if not matters:
-                        break
-                if not matters:
-                    lo, hi = wide_lo, wide_hi  # the dim does not matter
-                    changed = True
+                beside = max(1.0 - (hi[d] - lo[d]) / 2.0, 0.05)  # share of the relaxed box outside the box
+                # a first look beside the box: a dim whose relaxation does not lower the rate is free
+                self._fill(lo, hi, c.inside)
+                self._fill(wide_lo, wide_hi, int(np.ceil(c.beside / beside)))
+                k_in, n_in = self.counts(lo, hi)
+                k_out, n_out = self.counts(wide_lo, wide_hi, exclude=(lo, hi))
+                if n_out and n_in and k_out / n_out >= (1.0 - c.min_drop) * k_in / n_in:
+                    self._record(d, k_in, n_in, k_out, n_out, False)
+                    lo, hi = wide_lo, wide_hi
                     continue
-                if d not in settled:  # points near each face that is not the space's edge
-                    for side, face in ((0, lo[d]), (1, hi[d])):
-                        if (side == 0 and face <= -1.0) or (side == 1 and face >= 1.0):
-                            continue
-                        band = max(c.resolution, 0.25 * (hi[d] - lo[d]))
-                        band_lo, band_hi = lo.copy(), hi.copy()
-                        band_lo[d], band_hi[d] = max(-1.0, face - band), min(1.0, face + band)
-                        self.ctx.evaluate_vectors(rng.uniform(band_lo, band_hi, (c.per_face, len(lo))),
-                                                  support=(band_lo, band_hi))
-                X, y = self._uniform_in(wide_lo, wide_hi, along=d)
-                a, b = best_interval(X[:, d], y)
-                new_lo, new_hi = lo.copy(), hi.copy()
-                new_lo[d], new_hi[d] = a, b
-                new_lo, new_hi = self.snap(new_lo, new_hi)
-                changed |= not (np.allclose(new_lo, lo) and np.allclose(new_hi, hi))
-                lo, hi = new_lo, new_hi
-                settled.add(d)
-            if not changed:
+                # where along d the rate changes: the two-rate interval over points uniform in
+                # the box's other dims (more of them, and some near each face)
+                if d not in banded:
+                    self._near_faces(lo, hi, d)
+                    banded.add(d)
+                self._fill(wide_lo, wide_hi, int(np.ceil(2 * c.beside / beside)))
+                # the interval is chosen to separate these points, so it is tested on fresh ones
+                # beyond it (sequentially: twice as many before a bound is kept); when those
+                # fail too, the interval is fitted again with them (it was too tight) and tested
+                # once more
+                matters, tried = False, set()
+                for _attempt in range(2):
+                    X, y = self._uniform_in(wide_lo, wide_hi, along=d)
+                    a, b = best_interval(X[:, d], y, min_inside=c.inside)
+                    if (round(a, 9), round(b, 9)) in tried:
+                        break
+                    tried.add((round(a, 9), round(b, 9)))
+                    inside = (X[:, d] >= a) & (X[:, d] <= b)
+                    k_in, n_in = int(y[inside].sum()), int(inside.sum())
+                    for level in (1, 2):
+                        k_out, n_out = self._beyond(lo, hi, d, a, b, level * c.beside)
+                        matters = drop_is_significant(k_in, n_in, k_out, n_out, c.z, c.min_drop)
+                        if not matters or n_out == 0:
+                            break
+                    if matters:
+                        break
+                self._record(d, k_in, n_in, k_out, n_out, matters)
+                if not matters:
+                    lo, hi = wide_lo, wide_hi
+                    continue
+                lo, hi = lo.copy(), hi.copy()
+                lo[d], hi[d] = a, b
+                lo, hi = self.snap(lo, hi)
+            if np.allclose(before[0], lo) and np.allclose(before[1], hi):
                 break
         return lo, hi
+
+    def _beyond(self, lo: np.ndarray, hi: np.ndarray, d: int, a: float, b: float, want: int) -> tuple[int, int]:
+        """(failures, points) of fresh points uniform over the box's other dims with dim d
+        outside [a, b], ``want`` of them in all (those drawn before for the same cut count)."""
+        key = (tuple(np.round(lo, 9)), tuple(np.round(hi, 9)), d, round(a, 9), round(b, 9))
+        k, n = self._held_out.get(key, (0, 0))
+        below, above = a + 1.0, 1.0 - b
+        if n < want and below + above > 1e-9:
+            rng = self.ctx.rng
+            P = rng.uniform(lo, hi, (want - n, len(lo)))
+            u = rng.uniform(0.0, below + above, want - n)
+            P[:, d] = np.where(u < below, -1.0 + u, b + (u - below))
+            sup_lo, sup_hi = lo.copy(), hi.copy()
+            sup_lo[d] = sup_hi[d] = np.nan  # uniform along d only beyond the cut: no box estimate uses them
+            qs = self.ctx.evaluate_vectors(P, support=(sup_lo, sup_hi))
+            k, n = k + sum(bool(q.failed) for q in qs if q.graded), n + sum(q.graded for q in qs)
+            self._held_out[key] = (k, n)
+        return k, n
+
+    def _near_faces(self, lo: np.ndarray, hi: np.ndarray, d: int) -> None:
+        """``per_face`` fresh points across each face of dim d that is not the space's edge."""
+        c = self.config
+        for face in (lo[d], hi[d]):
+            if face <= -1.0 or face >= 1.0:
+                continue
+            band = max(c.resolution, 0.25 * (hi[d] - lo[d]))
+            band_lo, band_hi = lo.copy(), hi.copy()
+            band_lo[d], band_hi[d] = max(-1.0, face - band), min(1.0, face + band)
+            self.ctx.evaluate_vectors(self.ctx.rng.uniform(band_lo, band_hi, (c.per_face, len(lo))),
+                                      support=(band_lo, band_hi))
+
+    def _record(self, d: int, k_in: int, n_in: int, k_out: int, n_out: int, kept: bool) -> None:
+        if self.trace is not None:
+            self.trace.append((int(d), k_in, n_in, k_out, n_out, bool(kept)))
 
     def validate(self, region: Region) -> bool:
         """Sequential: the history inside first, then fresh uniform samples in small rounds,
@@ -242,7 +295,7 @@ class Characterizer:
         v = self.ctx.validation
         fresh, step = 0, max(4, v.samples // 4)
         while True:
-            k, n = self.counts(region.lo, region.hi)
+            k, n = self.counts(region.lo, region.hi, since=region.fixed_at)
             low, high = wilson(k, n, self.config.z)
             if n >= MIN_SAMPLES and low >= v.threshold:
                 ok = True
@@ -266,7 +319,7 @@ class Characterizer:
         """Failure rate and 95% interval over the blind points inside, the base rate, lift,
         coverage and the restricted dims ranked by how much each matters."""
         ctx = self.ctx
-        k, n = self.counts(region.lo, region.hi)
+        k, n = self.counts(region.lo, region.hi, since=region.fixed_at)
         rate = k / n if n else 0.0
         ci = wilson(k, n)
         base_k, base_n = ctx.base_counts()
@@ -282,7 +335,7 @@ class Characterizer:
         for d in np.nonzero(self.restricted(region.lo, region.hi))[0]:
             wide_lo, wide_hi = region.lo.copy(), region.hi.copy()
             wide_lo[d], wide_hi[d] = -1.0, 1.0
-            kw, nw = self.counts(wide_lo, wide_hi)
+            kw, nw = self.counts(wide_lo, wide_hi, since=region.fixed_at)
             importance[int(d)] = round(rate - (kw / nw if nw else rate), 4)
         ranked = sorted(importance, key=lambda d: -importance[d])
         return {"failure_rate": round(rate, 4), "interval": [round(ci[0], 4), round(ci[1], 4)], "samples": n,

@@ -178,12 +178,13 @@ class SearchContext:
             X = np.array([x for x, _ in self.history]).reshape(-1, self.dims)[mask]
             y = np.array([bool(q.failed) for _, q in self.history], dtype=bool)[mask]
             S = np.array(self._support).reshape(-1, 2, self.dims)[mask]
-            self._arrays[which] = (X, y, S)
+            self._arrays[which] = (X, y, S, np.nonzero(mask)[0])
         return self._arrays[which]
 
-    def blind(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(X (n, D), failed (n,), support (n, 2, D)) of every graded query that estimates may
-        use (not a repeat, not a growth probe); support is NaN for points not drawn uniformly."""
+    def blind(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(X (n, D), failed (n,), support (n, 2, D), history index (n,)) of every graded query
+        that estimates may use (not a repeat, not a growth probe); support is NaN for points not
+        drawn uniformly."""
         return self._select("blind")
 
     def uniform(self) -> tuple[np.ndarray, np.ndarray]:
@@ -218,7 +219,11 @@ class SearchContext:
         return ok
     def accept(self, region: Region) -> Region:
         region.found_at = self.used
-        kept = self.registry.add(region, self.characterizer.restricted)
+        def hull_holds(hull: Region) -> bool:
+            hull.fixed_at = len(self.history)
+            return self.characterizer.validate(hull)
+
+        kept = self.registry.add(region, self.characterizer.restricted, hull_holds)
         if self.first_region_at is None:
             self.first_region_at = self.used
         return kept

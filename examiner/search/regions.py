@@ -24,6 +24,9 @@ class Region:
     found_at: int = 0  # queries used when it was validated
     fresh_samples: int = 0  # fresh queries its validation drew (the rest came from the history)
     stats: dict = field(default_factory=dict)  # rate, interval, base rate, lift, coverage, restricted dims
+    #: queries made before this many history entries helped place the box: its failure rate is
+    #: estimated on later ones only (a box fitted to points looks better on them than it is)
+    fixed_at: int = 0
 
     def __post_init__(self):
         self.lo = np.asarray(self.lo, dtype=np.float64)
@@ -110,15 +113,18 @@ class RegionRegistry:
     def __len__(self) -> int:
         return len(self.regions)
 
-    def add(self, region: Region, restricted=None) -> Region:
+    def add(self, region: Region, restricted=None, hull_holds=None) -> Region:
         """Returns the region kept (the new one, or the existing duplicate, enlarged if the new
         one is bigger). With ``restricted`` (a box -> (D,) bool of the dims it bounds), a region
         that bounds the same dims as one held and overlaps it is the same mode: the two become
-        their hull."""
+        their hull if ``hull_holds(hull)`` (no check when None), else the one held stays."""
         if restricted is not None:
             for r in self.regions:
                 if (restricted(r.lo, r.hi) == restricted(region.lo, region.hi)).all() and r.intersection(region) > 0:
-                    r.lo, r.hi = np.minimum(r.lo, region.lo), np.maximum(r.hi, region.hi)
+                    hull = Region(np.minimum(r.lo, region.lo), np.maximum(r.hi, region.hi), fixed_at=region.fixed_at)
+                    if hull_holds is None or hull_holds(hull):
+                        r.lo, r.hi, r.fixed_at = hull.lo, hull.hi, hull.fixed_at
+                        r.failure_rate, r.validated_samples = hull.failure_rate or r.failure_rate, hull.validated_samples
                     r.examples = list(dict.fromkeys(r.examples + region.examples))
                     return r
         for i, r in enumerate(self.regions):
