@@ -1,6 +1,8 @@
 """The dataset manifest (``manifest.json``): what run made the folder (scene file hash, seed,
-image size, formats, shard size) and every finished shard with its checksum. It holds no times
-or worker counts, so two runs with the same settings write the same manifest."""
+image size, formats, shard size), every finished shard with its checksum, and the OpenGL
+renderer that drew the RGB images with what their bytes promise (``rgb``). It holds no times
+or worker counts, so two runs with the same settings on the same renderer write the same
+manifest."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 
 from synthgen.dataset.files import json_bytes, write_atomic
 from synthgen.errors import ConfigError, SynthgenError
+from synthgen.render.gl import PROMISES, promise_kind
 
 MANIFEST = "manifest.json"
 KIND = "synthgen-dataset"
@@ -52,6 +55,10 @@ def write(root: Path, identity: dict, scene_file: str, n: int, shards: dict[int,
         "counts": {"images": sum(s["count"] for s in done), "annotations": sum(s["annotations"] for s in done)},
         "shards": done,
     }
+    renderers = sorted({s.get("rgb_renderer") or "unknown" for s in done})
+    if renderers:  # what drew the RGB images, and what their bytes promise (README: Datasets)
+        kind = "exact" if all(promise_kind(r) == "exact" for r in renderers) else "driver"
+        data["rgb"] = {"renderers": renderers, "bytes": kind, "promise": PROMISES[kind]}
     if merged:
         data["merged"] = merged
     write_atomic(Path(root) / MANIFEST, json_bytes(data))

@@ -16,6 +16,7 @@ import numpy as np
 
 from synthgen.dataset.coco import coco_document, image_record, person_annotation
 from synthgen.dataset.files import json_bytes, npz_bytes, png_bytes, sha256_bytes, sha256_file, tar_bytes
+from synthgen.render.gl import renderer_name
 
 FORMATS = ("coco", "densepose", "dense", "webdataset")
 SHARD_FILE = "shard.json"
@@ -148,7 +149,7 @@ def write_shard(job: ShardJob, progress=None) -> dict:
     if members:
         put("wds.tar", tar_bytes(members))
     record = {"index": job.index, "start": job.start, "count": job.count, "annotations": len(annotations),
-              "files": dict(sorted(written.items()))}
+              "rgb_renderer": renderer_name(), "files": dict(sorted(written.items()))}
     shard_json = json_bytes(record)
     (tmp / SHARD_FILE).write_bytes(shard_json)
     try:
@@ -163,7 +164,8 @@ def write_shard(job: ShardJob, progress=None) -> dict:
 def summary(record: dict, shard_sha: str) -> dict:
     """What the manifest keeps of a shard."""
     return {"index": record["index"], "start": record["start"], "count": record["count"],
-            "annotations": record["annotations"], "files": len(record["files"]), "sha256": shard_sha}
+            "annotations": record["annotations"], "files": len(record["files"]),
+            "rgb_renderer": record.get("rgb_renderer"), "sha256": shard_sha}
 
 
 def check_shard(root: Path, index: int, start: int, count: int) -> dict | None:

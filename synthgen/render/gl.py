@@ -1,5 +1,14 @@
 """The RGB pass through pyrender offscreen (EGL: Mesa llvmpipe on the CPU, NVIDIA on a GPU).
-One OpenGL context per process, reused for every sample."""
+One OpenGL context per process, reused for every sample.
+
+Same inputs, same bytes: pyrender keeps a scene's nodes in Python sets and draws meshes and
+binds lights in set order, and a plain object's hash is its memory address, so that order
+changes from process to process. Draw order is not cosmetic: garments lie on the body, and
+where a garment and the body (or two garments) reach the same 24-bit depth value, the first
+surface drawn keeps the pixel (GL_LESS). The lights' order sets the order of the shader's
+light sum, which rounds differently with three lights or more (two commute exactly). So every
+sample is drawn as one pyrender mesh whose primitives go in a fixed order, and the scene's
+nodes hash by their place in the scene, not by address."""
 
 from __future__ import annotations
 
@@ -10,6 +19,20 @@ import numpy as np
 from synthgen.errors import SynthgenError
 
 _RENDERERS: dict = {}
+_GL_NAME: list[str] = []  # GL_RENDERER and GL_VERSION of this process's context, once made
+
+#: OpenGL renderers that rasterize in software, identically on every run (Mesa's)
+SOFTWARE_RENDERERS = ("llvmpipe", "softpipe")
+#: what a dataset's RGB images promise, by the kind of OpenGL renderer that drew them
+PROMISES = {
+    "exact": "every file of sample i, RGB included, depends only on (seed, i): any --workers, --ray "
+             "or rerun with the same rgb renderer and software versions (Mesa, pyrender, torch, numpy) "
+             "writes the same bytes",
+    "driver": "labels, meta, COCO and dense files depend only on (seed, i), byte for byte; RGB images "
+              "are drawn from the same inputs in the same order, but a GPU driver does not promise "
+              "bit-exact rasterization or shading, so RGB bytes may differ between GPU models, driver "
+              "versions and the CPU renderer (expect identical bytes only from the same GPU and driver)",
+}
 
 
 def offscreen_renderer(width: int, height: int):
@@ -30,7 +53,34 @@ def offscreen_renderer(width: int, height: int):
             f"cannot create a headless OpenGL (EGL) context: {e}. Install Mesa's EGL "
             "(Debian: libegl1 libgl1-mesa-dri) or use a machine with an NVIDIA driver."
         ) from e
+    if not _GL_NAME:
+        _GL_NAME.append(_query_name(_RENDERERS[key]))
     return _RENDERERS[key]
+
+
+def _query_name(renderer) -> str:
+    """'GL_RENDERER; GL_VERSION' of a renderer's context ('unknown' where it cannot be read)."""
+    try:
+        from OpenGL.GL import GL_RENDERER, GL_VERSION, glGetString
+
+        platform = renderer._platform  # pyrender has no public way to make its context current
+        platform.make_current()
+        try:
+            return "; ".join(glGetString(k).decode("ascii", "replace") for k in (GL_RENDERER, GL_VERSION))
+        finally:
+            platform.make_uncurrent()
+    except Exception:  # noqa: BLE001 - a name for the record, never a reason to fail a render
+        return "unknown"
+
+
+def renderer_name() -> str | None:
+    """The OpenGL renderer that drew this process's RGB images (None before the first)."""
+    return _GL_NAME[0] if _GL_NAME else None
+
+
+def promise_kind(name: str | None) -> str:
+    """'exact' for a software renderer (Mesa llvmpipe), 'driver' for any other (a GPU)."""
+    return "exact" if name and any(s in name.lower() for s in SOFTWARE_RENDERERS) else "driver"
 
 
 def _light_pose(direction: np.ndarray) -> np.ndarray:
@@ -50,18 +100,46 @@ def _floats(values) -> list[float]:
     return [float(v) for v in values]
 
 
+_NODE = None  # the node class, made with pyrender's first import
+
+
+def _node(index: int, **kwargs):
+    """A pyrender node whose hash is ``index``, its place in the scene: the scene's node sets
+    iterate in the same order in every process (small distinct integers fill a set's slots in
+    ascending order). Equality stays identity."""
+    global _NODE
+    if _NODE is None:
+        import pyrender
+
+        class OrderedNode(pyrender.Node):
+            def __init__(self, order: int, **kw):
+                super().__init__(**kw)
+                self._order = order
+
+            def __hash__(self) -> int:
+                return self._order
+
+        _NODE = OrderedNode
+    return _NODE(index, **kwargs)
+
+
 def render_rgb(meshes: list[dict], setup, texture_cache: dict) -> np.ndarray:
     """Render coloured, textured, lit meshes over the setup's background.
 
     ``meshes``: dicts with positions (N, 3), normals (N, 3), faces (F, 3), uv (N, 2),
     texture (key into ``texture_cache``), image (uint8 image, or a function making it, used
-    when the key is not cached yet), colour (rgb floats, tinting the texture)."""
+    when the key is not cached yet), colour (rgb floats, tinting the texture).
+
+    Depth ties go to the later mesh in ``meshes`` (garments over the body they lie on,
+    occluders over both), as in the label raster, where the highest face index wins: the
+    primitives are drawn last mesh first, and GL_LESS keeps the first surface at a depth."""
     import pyrender
 
     cam = setup.camera
     r = offscreen_renderer(cam.width, cam.height)
     scene = pyrender.Scene(ambient_light=_floats([setup.ambient] * 3), bg_color=_floats([0, 0, 0, 0]))
-    for m in meshes:
+    prims = []
+    for m in reversed(meshes):
         tex = texture_cache.get(m["texture"])
         if tex is None:
             image = m["image"]() if callable(m["image"]) else m["image"]
@@ -69,17 +147,19 @@ def render_rgb(meshes: list[dict], setup, texture_cache: dict) -> np.ndarray:
         material = pyrender.MetallicRoughnessMaterial(
             baseColorFactor=_floats([*m["colour"], 1.0]), baseColorTexture=tex,
             metallicFactor=0.0, roughnessFactor=0.75)
-        prim = pyrender.Primitive(positions=m["positions"], normals=m["normals"], indices=m["faces"],
-                                  texcoord_0=m["uv"], material=material)
-        scene.add(pyrender.Mesh([prim]))
+        prims.append(pyrender.Primitive(positions=m["positions"], normals=m["normals"], indices=m["faces"],
+                                        texcoord_0=m["uv"], material=material))
+    nodes = [_node(0, mesh=pyrender.Mesh(prims))]  # one node: its primitives draw in list order
     K = cam.K
     # OpenCV pixel centres sit at integer coordinates, OpenGL's at +0.5
-    scene.add(pyrender.IntrinsicsCamera(K[0, 0], K[1, 1], K[0, 2] + 0.5, K[1, 2] + 0.5, znear=0.05, zfar=100.0),
-              pose=cam.gl_pose())
+    nodes.append(_node(1, matrix=cam.gl_pose(), camera=pyrender.IntrinsicsCamera(
+        K[0, 0], K[1, 1], K[0, 2] + 0.5, K[1, 2] + 0.5, znear=0.05, zfar=100.0)))
     for direction, rgb, intensity in setup.lights:
         if intensity > 0:
-            scene.add(pyrender.DirectionalLight(color=_floats(rgb), intensity=float(intensity)),
-                      pose=_light_pose(direction))
+            nodes.append(_node(len(nodes), matrix=_light_pose(direction),
+                               light=pyrender.DirectionalLight(color=_floats(rgb), intensity=float(intensity))))
+    for node in nodes:
+        scene.add_node(node)
     rgba, _ = r.render(scene, flags=pyrender.RenderFlags.RGBA)
     alpha = rgba[..., 3:4].astype(np.float32) / 255.0
     out = rgba[..., :3].astype(np.float32) + setup.background.astype(np.float32) * (1.0 - alpha)
