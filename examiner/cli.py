@@ -248,6 +248,40 @@ def benchmark(model: Optional[str] = typer.Option(None, help=MODEL_HELP + " (or 
     console.print(f"wrote {out}/benchmark.json")
 
 
+@app.command("map")
+def map_(model: str = typer.Option(..., help=MODEL_HELP),
+         space: str = typer.Option(..., help="Search space YAML."),
+         n: int = typer.Option(1500, "-n", help="Uniform queries."),
+         out: str = typer.Option(..., help="Output folder: failures.json (with 'sensitivity'), queries.jsonl."),
+         seed: int = typer.Option(0, help="Seed."),
+         threshold: float = typer.Option(0.5, help="Failure rate whose lower 90% bound a mode must clear."),
+         method: str = typer.Option("greedy", help="How modes are proposed: greedy (one dim at a time) | prim."),
+         resume: bool = typer.Option(False, "--resume", help="Continue an interrupted map in --out.")):
+    """Uniform samples of the space: which dims matter most, and the failure modes in the fewest
+    factors (proposed on half the samples, checked and measured on the other half)."""
+    from rich.table import Table
+
+    from examiner.map import run_map
+    from examiner.report import plain_summary, rate_sentence
+
+    progress = _SearchProgress(n, "mapping")
+    with progress.bar:
+        result = run_map(model, space, n, out, seed, threshold, resume, progress, method=method)
+    table = Table("dim", "failure rate per fifth of its range (per choice)", "spread",
+                  title=f"what matters: {result['map']['samples']} uniform queries, base rate "
+                        f"{100 * result['base_rate']:.0f}%")
+    for s in result["sensitivity"]:
+        rates = " ".join("-" if r is None else f"{100 * r:.0f}%" for r in s["failure_rate"])
+        table.add_row(s["name"], rates, f"{100 * s['spread']:.0f}")
+    console.print(table)
+    modes = Table("mode", "where (every other dim: any)", "how often",
+                  title=f"{len(result['regions'])} failure modes (proposed on half the queries, measured on the other)")
+    for r in result["regions"]:
+        modes.add_row(str(r["id"]), "; ".join(plain_summary(r, result["searched_dims"])), rate_sentence(r))
+    console.print(modes)
+    console.print(f"wrote {out}/failures.json (examiner report {out} draws it)")
+
+
 @app.command()
 def landscape(space: str = typer.Option(..., help="Search space YAML the landscape is drawn over."),
               seed: int = typer.Option(..., help="Landscape seed (the same seed and space give the same file)."),

@@ -177,27 +177,36 @@ def _plots(failures: dict, queries: list[dict]) -> dict[str, bytes]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    dims = [d for d in failures["searched_dims"] if "low" in d]
+    every = failures["searched_dims"]
+    dims = [d for d in every if "low" in d]
     graded = [q for q in queries if q.get("graded")]
     plots = {}
-    if not graded or not dims:
+    if not graded or not every:
         return plots
-    X = np.array([[q["params"][d["name"]] for d in dims] for q in graded], dtype=float)
     failed = np.array([q["failed"] for q in graded])
-    cols = min(4, len(dims))
-    rows = int(np.ceil(len(dims) / cols))
+    cols = min(4, len(every))
+    rows = int(np.ceil(len(every) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
-    for ax, (k, d) in zip(axes.ravel(), enumerate(dims)):
-        bins = np.linspace(d["low"], d["high"], 16)
-        ax.hist(X[:, k], bins=bins, color="#bbb", label="all queries")
-        ax.hist(X[failed, k], bins=bins, color="#d33", alpha=0.8, label="failures")
+    for ax, d in zip(axes.ravel(), every):
+        if "low" in d:
+            values = np.array([q["params"][d["name"]] for q in graded], dtype=float)
+            bins = np.linspace(d["low"], d["high"], 16)
+            ax.hist(values, bins=bins, color="#bbb", label="all queries")
+            ax.hist(values[failed], bins=bins, color="#d33", alpha=0.8, label="failures")
+        else:  # a categorical dim: one bar per choice
+            values = [q["params"][d["name"]] for q in graded]
+            at = np.arange(len(d["choices"]))
+            ax.bar(at, [sum(v == c for v in values) for c in d["choices"]], color="#bbb")
+            ax.bar(at, [sum(v == c and f for v, f in zip(values, failed)) for c in d["choices"]], color="#d33", alpha=0.8)
+            ax.set_xticks(at, [str(c) for c in d["choices"]])
         ax.set_title(describe(d["name"]), fontsize=9)
         ax.tick_params(labelsize=7)
-    for ax in axes.ravel()[len(dims):]:
+    for ax in axes.ravel()[len(every):]:
         ax.axis("off")
     axes.ravel()[0].legend(fontsize=7)
     fig.suptitle("Where failures fall, per searched dim (counts)", fontsize=11)
     plots["per_dim.png"] = _figure_png(fig)
+    X = np.array([[q["params"][d["name"]] for d in dims] for q in graded], dtype=float).reshape(len(graded), len(dims))
     if len(dims) >= 2 and failed.any() and (~failed).any():
         sd = X.std(0) + 1e-9
         sep = np.abs(X[failed].mean(0) - X[~failed].mean(0)) / sd
@@ -289,8 +298,8 @@ def _html(f: dict, cards: list, images: dict) -> str:
            f"<title>Failure report: {html.escape(f.get('model_name', f['model']))}</title><style>{CSS}</style></head><body>",
            f"<h1>Where {html.escape(f.get('model_name', f['model']))} fails</h1>",
            "<p class='muted'>Each region is a box in the searched parameter space inside which the model fails "
-           "on most samples drawn at random (validated after the search). Bars show each region's extent over the "
-           "full range of every searched dim; dark bars mark the dims that define it.</p>",
+           "on most samples drawn at random (validated after the search). Bars show the dims that define it, over "
+           "their full range; every other dim is 'any': the mode holds whatever its value.</p>",
            "<table class='summary'>" + "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
                                                for k, v in _summary_rows(f)) + "</table>"]
     if not cards:
@@ -312,6 +321,15 @@ def _html(f: dict, cards: list, images: dict) -> str:
                            f"<figcaption class='muted'>{html.escape(caption)}</figcaption></figure>")
             out.append("</div>")
         out.append("</div>")
+    if f.get("sensitivity"):
+        out.append("<h2>What matters most</h2><p class='muted'>Failure rate in each fifth of a dim's range (each "
+                   "choice of a categorical dim) over the uniform queries; dims sorted by how much it varies.</p>"
+                   "<table class='summary'><tr><th>dim</th><th>failure rate per fifth (choice)</th><th>spread</th></tr>")
+        for row in f["sensitivity"]:
+            rates = " ".join("-" if r is None else f"{100 * r:.0f}%" for r in row["failure_rate"])
+            out.append(f"<tr><td>{html.escape(describe(row['name']))}</td><td>{rates}</td>"
+                       f"<td>{100 * row['spread']:.0f}</td></tr>")
+        out.append("</table>")
     for name, title in (("per_dim.png", "Failures per searched dim"), ("scatter.png", "Failures in two dims")):
         if name in images:
             out.append(f"<h2>{title}</h2>{_img(name, images[name], title)}")
@@ -349,6 +367,10 @@ def _markdown(f: dict, cards: list, images: dict) -> str:
         free = [describe(d["name"]) for d in dims if d not in restricted]
         out += ([f"| any: {', '.join(free)} | | |"] if free else []) + [""]
         out += [f"![{c}](report_files/{n})" for n, c in shots] + [""]
+    if f.get("sensitivity"):
+        out += ["## What matters most", "", "| dim | failure rate per fifth (choice) | spread |", "| --- | --- | --- |"]
+        out += [f"| {describe(r['name'])} | " + " ".join("-" if v is None else f"{100 * v:.0f}%" for v in r["failure_rate"])
+                + f" | {100 * r['spread']:.0f} |" for r in f["sensitivity"]] + [""]
     for name in ("per_dim.png", "scatter.png"):
         if name in images:
             out += [f"![{name}](report_files/{name})", ""]

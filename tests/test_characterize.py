@@ -92,16 +92,20 @@ def _context(space):
     return SearchContext(Evaluator(Never(), SearchSpace.from_yaml(space)), budget=100)
 
 
-def test_modes_that_bound_the_same_dims_and_overlap_are_one(space):
+def test_overlapping_modes_on_the_same_or_nested_dims_are_one(space):
     ctx = _context(space)
     restricted = ctx.characterizer.restricted
     reg = RegionRegistry()
     a = reg.add(Region([0.5, -1, -1, -1], [1, 1, 1, 1]), restricted)
     b = reg.add(Region([0.3, -1, -1, -1], [0.7, 1, 1, 1]), restricted)  # same dim, overlapping
     assert len(reg) == 1 and a is b and a.lo[0] == 0.3 and a.hi[0] == 1
-    reg.add(Region([0.0, -1, -1, -1], [0.4, 1, 1, -0.5]), restricted)  # another dim too: another mode
+    c = reg.add(Region([0.0, -1, -1, -1], [0.4, 1, 1, -0.5]), restricted)  # a superset of its dims, overlapping
+    assert len(reg) == 1 and c is a and a.lo[0] == 0.0 and a.hi[3] == 1  # the hull: free where either is free
     reg.add(Region([-1, -1, -1, -1], [-0.5, 1, 1, 1]), restricted)  # same dim, apart: another mode
+    reg.add(Region([-1, -1, -1, -1], [1, -0.6, 1, 1]), restricted)  # another dim: another mode
     assert len(reg) == 3
+    refused = reg.add(Region([-0.7, -1, -1, -1], [-0.4, 1, 1, 1]), restricted, hull_holds=lambda hull: False)
+    assert len(reg) == 3 and refused.hi[0] == -0.5  # a hull that does not hold: the mode held stays as it was
 
 
 def test_best_interval_and_wilson():
@@ -150,3 +154,21 @@ def test_landscapes_are_reproducible_and_mix_every_shape(tmp_path):
     failed = np.array([f for _, f in model.score_params(params)])
     assert 0.1 < failed.mean() < 0.5  # a realistic base rate
     assert model.score_params(params[:50]) == model.score_params(params[:50])  # deterministic per point
+
+
+def test_map_finds_the_modes_and_ranks_the_dims_that_matter(tmp_path, space):
+    from examiner.map import run_map
+
+    model = _planted(tmp_path, "  - {name: far_dim, bounds: {camera.distance: [5, 8], light.ambient: [0, 0.3]}, rate: 0.9}\n",
+                     "background: 0.03\n")
+    r = run_map(model, space, 800, tmp_path / "map", seed=0)
+    assert [s["name"] for s in r["sensitivity"][:2]] == ["camera.distance", "light.ambient"] or \
+        [s["name"] for s in r["sensitivity"][:2]] == ["light.ambient", "camera.distance"]
+    assert len(r["regions"]) == 1, r["regions"]
+    mode = r["regions"][0]
+    assert sorted(mode["restricted"]) == ["camera.distance", "light.ambient"]
+    assert mode["lift"] > 3 and mode["coverage"] > 0.5 and mode["samples"] >= 8
+    lo, hi = mode["bounds"]["camera.distance"]
+    assert abs(lo - 5) <= 0.5 and hi == 8
+    again = run_map(model, space, 800, tmp_path / "map", seed=0, resume=True)
+    assert again["regions"] == r["regions"] and again["replayed_queries"] == 800

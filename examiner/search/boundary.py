@@ -29,7 +29,7 @@ REJECT_RADIUS = 0.25
 @dataclass(frozen=True)
 class Growth:
     method: str = "bracket"  # bracket | slab
-    bisections: int = 3  # bracket: bisection rounds for a face whose edge probe passes (the
+    bisections: int = 1  # bracket: bisection rounds for a face whose edge probe passes (the
     # characterization then places the faces on more points)
     start_half_width: float = 0.04  # initial box half-width (normalized units)
     first_step: float = 0.15  # how far a face moves at first

@@ -116,18 +116,22 @@ class RegionRegistry:
     def add(self, region: Region, restricted=None, hull_holds=None) -> Region:
         """Returns the region kept (the new one, or the existing duplicate, enlarged if the new
         one is bigger). With ``restricted`` (a box -> (D,) bool of the dims it bounds), a region
-        that bounds the same dims as one held and overlaps it is the same mode: the two become
-        their hull if ``hull_holds(hull)`` (no check when None), else the one held stays."""
+        that overlaps one held and bounds the same dims (or a subset or superset of them) is the
+        same mode: the two become their hull (free in a dim either leaves free) if
+        ``hull_holds(hull)`` (no check when None), else the one held stays."""
         if restricted is not None:
+            mine = restricted(region.lo, region.hi)
             for r in self.regions:
-                if (restricted(r.lo, r.hi) == restricted(region.lo, region.hi)).all() and r.intersection(region) > 0:
+                theirs = restricted(r.lo, r.hi)
+                nested = (mine <= theirs).all() or (theirs <= mine).all()
+                if nested and r.intersection(region) > 0:
                     hull = Region(np.minimum(r.lo, region.lo), np.maximum(r.hi, region.hi), fixed_at=region.fixed_at)
                     if hull_holds is None or hull_holds(hull):
                         r.lo, r.hi, r.fixed_at = hull.lo, hull.hi, hull.fixed_at
                         r.failure_rate, r.validated_samples = hull.failure_rate or r.failure_rate, hull.validated_samples
                     r.examples = list(dict.fromkeys(r.examples + region.examples))
                     return r
-        for i, r in enumerate(self.regions):
+        for i, r in enumerate(self.regions if restricted is None else []):  # without dims: by geometry
             if self.duplicates(r, region):
                 if region.volume > r.volume:
                     region.id = r.id
