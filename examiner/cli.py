@@ -214,7 +214,7 @@ def benchmark(model: Optional[str] = typer.Option(None, help=MODEL_HELP + " (or 
     box IoU on the mode's dims, spurious dims and the anytime curve (mean and sd)."""
     from rich.table import Table
 
-    from examiner.report import _pm
+    from examiner.report import plus_minus
     from examiner.search.benchmark import benchmark as run
     from synthgen.errors import ParamError
 
@@ -237,7 +237,7 @@ def benchmark(model: Optional[str] = typer.Option(None, help=MODEL_HELP + " (or 
         first = "-" if s["first_region_at"] is None else f"{s['first_region_at']:.0f}"
         row = [s["strategy"], str(s["runs"]), f"{s['regions']:.2f} ± {s['regions_sd']:.2f}", first]
         if planted:
-            row += [_pm(s, m) for m in ("recall", "precision", "iou", "spurious_dims", "restricted_dims")]
+            row += [plus_minus(s, m) for m in ("recall", "precision", "iou", "spurious_dims", "restricted_dims")]
         table.add_row(*row)
     console.print(table)
     if planted:

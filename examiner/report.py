@@ -377,7 +377,7 @@ def _markdown(f: dict, cards: list, images: dict) -> str:
     return "\n".join(out)
 
 
-def _pm(summary: dict, metric: str) -> str:
+def plus_minus(summary: dict, metric: str) -> str:
     """'mean ± sd' of a benchmark metric ('-' where no run defined it)."""
     if summary.get(metric) is None:
         return "-"
@@ -397,7 +397,7 @@ def _benchmark_report(folder: Path) -> tuple[Path, Path]:
         row = [s["strategy"], f"{s['regions']:.2f} ± {s['regions_sd']:.2f}", f"{s['regions_per_1000']:.2f}",
                "-" if s["first_region_at"] is None else f"{s['first_region_at']:.0f}"]
         if planted:
-            row += [_pm(s, m) for m in ("recall", "precision", "iou", "spurious_dims")]
+            row += [plus_minus(s, m) for m in ("recall", "precision", "iou", "spurious_dims")]
         rows.append(row)
     for run in sorted(p for p in folder.iterdir() if (p / "failures.json").is_file()):
         write_report(run)
