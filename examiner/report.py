@@ -282,8 +282,10 @@ def _summary_rows(f: dict) -> list[tuple[str, str]]:
     return [("model", f.get("model_name", f["model"])), ("search space", f["space"]),
             ("strategy", f"{f['strategy']} ({f.get('agents', 1)} agents, seed {f['seed']})"),
             ("queries used", f"{f['queries_used']} of {f['budget']}"),
-            ("failure regions found", str(len(f["regions"]))),
-            ("failure rate over all queries", f"{100 * f.get('failure_rate', 0):.1f}%"),
+            ("failure modes found", str(len(f["regions"]))),
+            ("base rate (uniform queries)", "-" if f.get("base_rate") is None
+             else f"{100 * f['base_rate']:.1f}% of {f.get('base_samples', '?')}"),
+            ("failure rate over all queries (the search's, not the space's)", f"{100 * f.get('failure_rate', 0):.1f}%"),
             ("first region after", "-" if f.get("first_region_at_query") is None else f"{f['first_region_at_query']} queries"),
             ("query outcomes", ", ".join(f"{k}: {v}" for k, v in f.get("query_status", {}).items() if v))]
 
