@@ -164,6 +164,18 @@ class _SearchProgress:
                         state=f"{ctx.failures} failures, {len(ctx.registry)} validated regions")
 
 
+def _print_modes(result: dict, title: str) -> None:
+    """Each failure mode of a search or map result in its fewest words, as a table."""
+    from rich.table import Table
+
+    from examiner.report import plain_summary, rate_sentence
+
+    table = Table("mode", "where (every other dim: any)", "how often", title=title)
+    for r in result["regions"]:
+        table.add_row(str(r["id"]), "; ".join(plain_summary(r, result["searched_dims"])), rate_sentence(r))
+    console.print(table)
+
+
 @app.command()
 def search(model: str = typer.Option(..., help=MODEL_HELP),
            space: str = typer.Option(..., help="Search space YAML (scenes/search_pose.yaml, search_view.yaml, ...)."),
@@ -178,8 +190,6 @@ def search(model: str = typer.Option(..., help=MODEL_HELP),
            threshold: float = typer.Option(0.5, help="Failure rate whose lower 90% confidence bound a region "
                                                      "must clear to be reported.")):
     """Search the space for regions where the model fails; validate and report them."""
-    from rich.table import Table
-
     from examiner.search.context import Validation
     from examiner.search.run import run_search
 
@@ -187,14 +197,9 @@ def search(model: str = typer.Option(..., help=MODEL_HELP),
     with progress.bar:
         result = run_search(model, space, strategy, budget, out, agents, seed, resume,
                             Validation(samples, threshold), progress)
-    from examiner.report import plain_summary, rate_sentence
-
     base = "" if result["base_rate"] is None else f", base rate {100 * result['base_rate']:.0f}%"
-    table = Table("mode", "where (every other dim: any)", "how often", title=f"{len(result['regions'])} failure modes, "
-                  f"{result['queries_used']} queries, {result['failures']} failures{base} ({result['seconds']:.0f} s)")
-    for r in result["regions"]:
-        table.add_row(str(r["id"]), "; ".join(plain_summary(r, result["searched_dims"])), rate_sentence(r))
-    console.print(table)
+    _print_modes(result, f"{len(result['regions'])} failure modes, {result['queries_used']} queries, "
+                         f"{result['failures']} failures{base} ({result['seconds']:.0f} s)")
     console.print(f"wrote {out}/failures.json and {out}/queries.jsonl")
 
 
@@ -214,7 +219,7 @@ def benchmark(model: Optional[str] = typer.Option(None, help=MODEL_HELP + " (or 
     box IoU on the mode's dims, spurious dims and the anytime curve (mean and sd)."""
     from rich.table import Table
 
-    from examiner.report import plus_minus
+    from examiner.benchmark_report import plus_minus
     from examiner.search.benchmark import benchmark as run
     from synthgen.errors import ParamError
 
@@ -262,7 +267,6 @@ def map_(model: str = typer.Option(..., help=MODEL_HELP),
     from rich.table import Table
 
     from examiner.map import run_map
-    from examiner.report import plain_summary, rate_sentence
 
     progress = _SearchProgress(n, "mapping")
     with progress.bar:
@@ -274,11 +278,7 @@ def map_(model: str = typer.Option(..., help=MODEL_HELP),
         rates = " ".join("-" if r is None else f"{100 * r:.0f}%" for r in s["failure_rate"])
         table.add_row(s["name"], rates, f"{100 * s['spread']:.0f}")
     console.print(table)
-    modes = Table("mode", "where (every other dim: any)", "how often",
-                  title=f"{len(result['regions'])} failure modes (proposed on half the queries, measured on the other)")
-    for r in result["regions"]:
-        modes.add_row(str(r["id"]), "; ".join(plain_summary(r, result["searched_dims"])), rate_sentence(r))
-    console.print(modes)
+    _print_modes(result, f"{len(result['regions'])} failure modes (proposed on half the queries, measured on the other)")
     console.print(f"wrote {out}/failures.json (examiner report {out} draws it)")
 
 
@@ -327,21 +327,14 @@ def demo(out: str = typer.Option("out/examiner_demo", help="Output folder."),
          budget: Optional[int] = typer.Option(None, help="Queries (default 400, or 160 with --quick)."),
          model: str = typer.Option("mediapipe", help=MODEL_HELP)):
     """A small multi-agent search against BlazePose, then its report."""
-    from rich.table import Table
-
     from examiner.demo import run_demo
 
     n = budget or (160 if quick else 400)
     progress = _SearchProgress(n, f"searching {model} for failures")
     with progress.bar:
         result, html = run_demo(out, n, model=model, progress=progress)
-    table = Table("mode", "where (every other dim: any)", "how often", title=f"{len(result['regions'])} failure modes "
-                  f"of {model} ({result['queries_used']} queries, {result['seconds']:.0f} s)")
-    from examiner.report import plain_summary, rate_sentence
-
-    for r in result["regions"]:
-        table.add_row(str(r["id"]), "; ".join(plain_summary(r, result["searched_dims"])), rate_sentence(r))
-    console.print(table)
+    _print_modes(result, f"{len(result['regions'])} failure modes of {model} ({result['queries_used']} queries, "
+                         f"{result['seconds']:.0f} s)")
     console.print(f"[bold green]report:[/] {Path(html).resolve()}")
 
 

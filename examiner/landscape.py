@@ -60,9 +60,14 @@ def _round(values: list[float], span: float) -> list[float]:
     return [float(round(v, max(0, int(4 - np.floor(np.log10(span)))))) for v in values]
 
 
+def _continuous(space) -> dict:
+    """The space's continuous dims with a range, by name."""
+    return {d.name: d for d in space.dims if isinstance(d, Continuous) and d.high > d.low}
+
+
 def realistic(space, seed: int) -> dict:
     rng = np.random.default_rng([seed, 16])
-    dims = {d.name: d for d in space.dims if isinstance(d, Continuous) and d.high > d.low}
+    dims = _continuous(space)
     if len(dims) < 2:
         raise ParamError("--space", "a realistic landscape needs at least 2 continuous searched dims")
     pick = _picker(rng, list(dims))
@@ -109,7 +114,7 @@ def realistic(space, seed: int) -> dict:
 
 def boxes(space, seed: int, modes: int = 6, dims_per_mode: int = 3, width: float = 0.35) -> dict:
     rng = np.random.default_rng([seed, 17])
-    dims = {d.name: d for d in space.dims if isinstance(d, Continuous) and d.high > d.low}
+    dims = _continuous(space)
     if len(dims) < dims_per_mode:
         raise ParamError("--space", f"boxes of {dims_per_mode} dims need at least that many continuous searched dims")
     pick = _picker(rng, list(dims))

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from examiner.search.characterize import MIN_SAMPLES, Characterizer, drop_is_significant, wilson
+from examiner.search.characterize import MIN_SAMPLES, Characterizer, drop_is_significant, mode_statistics, wilson
 from examiner.search.regions import Region
 from synthgen.catalog import Categorical
 from synthgen.dataset.files import json_bytes, write_atomic
@@ -195,26 +195,31 @@ def run_map(model: str, space: str | Path, n: int, out: str | Path, seed: int = 
         boxes = prim_boxes(X[half], y[half], names, max(threshold, 2 * base) if base < 0.5 else threshold)
     else:
         boxes = greedy_boxes(X[half], y[half])
+    Xe, ye = X[~half], y[~half]
+    count = _counter(ch, Xe, ye)  # the evaluation half, which chose nothing
+
+    def holds(region: Region) -> bool:  # the test a search's modes pass
+        k, m = count(region.lo, region.hi)
+        return m >= MIN_SAMPLES and wilson(k, m, ch.config.z)[0] >= threshold
+
     for lo, hi in boxes:
         lo, hi = ch.snap(lo, hi)
-        Xe, ye = X[~half], y[~half]
         for d in np.nonzero(ch.restricted(lo, hi))[0]:  # the held-out half decides which bounds stay
             wide_lo, wide_hi = lo.copy(), hi.copy()
             wide_lo[d], wide_hi[d] = -1.0, 1.0
-            inside, wide = ch._inside(Xe, lo, hi), ch._inside(Xe, wide_lo, wide_hi)
-            if not drop_is_significant(int(ye[inside].sum()), int(inside.sum()), int(ye[wide & ~inside].sum()),
-                                       int((wide & ~inside).sum()), ch.config.z, ch.config.min_drop):
+            k_in, n_in = count(lo, hi)
+            k_wide, n_wide = count(wide_lo, wide_hi)
+            if not drop_is_significant(k_in, n_in, k_wide - k_in, n_wide - n_in, ch.config.z, ch.config.min_drop):
                 lo, hi = wide_lo, wide_hi
-        if not ch.restricted(lo, hi).any():
-            continue
         region = Region(lo, hi, owner="map")
-        if not _holds(ch, region, Xe, ye, threshold):  # the test a search's modes pass
+        if not ch.restricted(lo, hi).any() or not holds(region):
             continue
-        inside = ch._inside(Xe, lo, hi)
-        region.failure_rate, region.validated_samples = round(float(ye[inside].mean()), 4), int(inside.sum())
-        ctx.registry.add(region, ch.restricted, lambda hull: _holds(ch, hull, Xe, ye, threshold))
+        k, m = count(lo, hi)
+        region.failure_rate, region.validated_samples = round(k / m, 4), m
+        ctx.registry.add(region, ch.restricted, holds)
     for r in ctx.registry.regions:
-        r.stats = _held_out_statistics(ch, r, X[~half], y[~half], X, y)
+        coverage = float((ch.inside(X, r.lo, r.hi) & y).sum() / y.sum()) if y.sum() else None
+        r.stats = mode_statistics(names, r, ch.restricted(r.lo, r.hi), count, float(base), coverage)
         r.examples = [q.id for x, q in ctx.history if q.failed and r.contains(x)][:8]
     result = failures_document(ctx, search, settings, mut.name)
     result["sensitivity"] = sensitivity(search.space, X, y)
@@ -225,32 +230,10 @@ def run_map(model: str, space: str | Path, n: int, out: str | Path, seed: int = 
     return result | {"seconds": round(time.perf_counter() - t0, 2), "replayed_queries": len(replay)}
 
 
-def _holds(ch: Characterizer, region: Region, Xe: np.ndarray, ye: np.ndarray, threshold: float) -> bool:
-    """The evaluation half's lower 90% bound of the failure rate inside clears the threshold."""
-    inside = ch._inside(Xe, region.lo, region.hi)
-    k, m = int(ye[inside].sum()), int(inside.sum())
-    return m >= MIN_SAMPLES and wilson(k, m, ch.config.z)[0] >= threshold
+def _counter(ch: Characterizer, X: np.ndarray, y: np.ndarray):
+    """``count(lo, hi) -> (failures, points)`` of (X, y) inside a box."""
+    def count(lo: np.ndarray, hi: np.ndarray) -> tuple[int, int]:
+        inside = ch.inside(X, lo, hi)
+        return int(y[inside].sum()), int(inside.sum())
 
-
-def _held_out_statistics(ch: Characterizer, region: Region, Xe: np.ndarray, ye: np.ndarray, X: np.ndarray,
-                         y: np.ndarray) -> dict:
-    """A mode's rate, interval and dim importance on the evaluation half; base rate and
-    coverage over all points."""
-    inside = ch._inside(Xe, region.lo, region.hi)
-    k, m = int(ye[inside].sum()), int(inside.sum())
-    rate = k / m if m else 0.0
-    base = float(y.mean()) if len(y) else 0.0
-    importance = {}
-    for d in np.nonzero(ch.restricted(region.lo, region.hi))[0]:
-        wide_lo, wide_hi = region.lo.copy(), region.hi.copy()
-        wide_lo[d], wide_hi[d] = -1.0, 1.0
-        w = ch._inside(Xe, wide_lo, wide_hi)
-        importance[int(d)] = round(rate - (float(ye[w].mean()) if w.any() else rate), 4)
-    ranked = sorted(importance, key=lambda d: -importance[d])
-    lo, hi = wilson(k, m)
-    names = ch.ctx.space.names
-    coverage = float((ch._inside(X, region.lo, region.hi) & y).sum() / y.sum()) if y.sum() else None
-    return {"failure_rate": round(rate, 4), "interval": [round(lo, 4), round(hi, 4)], "samples": m,
-            "base_rate": round(base, 4), "lift": round(rate / base, 2) if base else None,
-            "coverage": None if coverage is None else round(coverage, 4),
-            "restricted": [names[d] for d in ranked], "importance": {names[d]: importance[d] for d in ranked}}
+    return count

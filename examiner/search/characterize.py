@@ -153,7 +153,7 @@ class Characterizer:
         return lo, hi
 
     # --- data ---------------------------------------------------------------------------------
-    def _inside(self, X: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    def inside(self, X: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         return ((X >= lo - 1e-12) & (X <= hi + 1e-12)).all(1)
 
     def _uniform_in(self, lo: np.ndarray, hi: np.ndarray, along: int | None = None,
@@ -168,7 +168,7 @@ class Characterizer:
         cover = (S[:, 0] <= lo + 1e-12) & (S[:, 1] >= hi - 1e-12)
         if along is not None:
             cover[:, along] = True
-        m = cover.all(1) & self._inside(X, lo, hi) & (index >= since)
+        m = cover.all(1) & self.inside(X, lo, hi) & (index >= since)
         return X[m], y[m]
 
     def _fill(self, lo: np.ndarray, hi: np.ndarray, want: int) -> None:
@@ -181,7 +181,7 @@ class Characterizer:
         """(failures, points) of the uniform sample of the box, minus those inside ``exclude``."""
         X, y = self._uniform_in(lo, hi, since=since)
         if exclude is not None and len(X):
-            y = y[~self._inside(X, *exclude)]
+            y = y[~self.inside(X, *exclude)]
         return int(y.sum()), len(y)
 
     # --- the steps ----------------------------------------------------------------------------
@@ -344,31 +344,41 @@ class Characterizer:
 
     # --- statistics for the report ----------------------------------------------------------
     def statistics(self, region: Region) -> dict:
-        """Failure rate and 95% interval over the blind points inside, the base rate, lift,
-        coverage and the restricted dims ranked by how much each matters."""
+        """Failure rate and 95% interval over the uniform points inside drawn after the box was
+        fixed, the base rate, lift, coverage and the restricted dims ranked by how much each
+        matters."""
         ctx = self.ctx
         k, n = self.counts(region.lo, region.hi, since=region.fixed_at)
-        rate = k / n if n else 0.0
-        ci = wilson(k, n)
         base_k, base_n = ctx.base_counts()
         base = base_k / base_n if base_n else None
         # coverage: the share of all failures the mode holds; from uniform points where there
         # are enough of them, else its volume times its rate over the base rate
         Xu, yu = ctx.uniform()
         if len(Xu) and yu.sum() >= 20:
-            coverage = float((self._inside(Xu, region.lo, region.hi) & yu.astype(bool)).sum() / yu.sum())
+            coverage = float((self.inside(Xu, region.lo, region.hi) & yu.astype(bool)).sum() / yu.sum())
         else:
-            coverage = min(1.0, region.volume * rate / base) if base else None
-        importance = {}
-        for d in np.nonzero(self.restricted(region.lo, region.hi))[0]:
-            wide_lo, wide_hi = region.lo.copy(), region.hi.copy()
-            wide_lo[d], wide_hi[d] = -1.0, 1.0
-            kw, nw = self.counts(wide_lo, wide_hi, since=region.fixed_at)
-            importance[int(d)] = round(rate - (kw / nw if nw else rate), 4)
-        ranked = sorted(importance, key=lambda d: -importance[d])
-        return {"failure_rate": round(rate, 4), "interval": [round(ci[0], 4), round(ci[1], 4)], "samples": n,
-                "base_rate": None if base is None else round(base, 4),
-                "lift": None if not base else round(rate / base, 2),
-                "coverage": None if coverage is None else round(coverage, 4),
-                "restricted": [ctx.space.names[d] for d in ranked],
-                "importance": {ctx.space.names[d]: importance[d] for d in ranked}}
+            coverage = min(1.0, region.volume * (k / n if n else 0.0) / base) if base else None
+        return mode_statistics(ctx.space.names, region, self.restricted(region.lo, region.hi),
+                               lambda lo, hi: self.counts(lo, hi, since=region.fixed_at), base, coverage)
+
+
+def mode_statistics(names: list[str], region: Region, restricted: np.ndarray, count, base: float | None,
+                    coverage: float | None) -> dict:
+    """What failures.json says of a mode. ``count(lo, hi) -> (failures, points)`` over the
+    points that measure it; each restricted dim's importance is the drop in failure rate when
+    that dim is relaxed to its full range."""
+    k, n = count(region.lo, region.hi)
+    rate = k / n if n else 0.0
+    ci = wilson(k, n)
+    importance = {}
+    for d in np.nonzero(restricted)[0]:
+        wide_lo, wide_hi = region.lo.copy(), region.hi.copy()
+        wide_lo[d], wide_hi[d] = -1.0, 1.0
+        kw, nw = count(wide_lo, wide_hi)
+        importance[int(d)] = round(rate - (kw / nw if nw else rate), 4)
+    ranked = sorted(importance, key=lambda d: -importance[d])
+    return {"failure_rate": round(rate, 4), "interval": [round(ci[0], 4), round(ci[1], 4)], "samples": n,
+            "base_rate": None if base is None else round(base, 4),
+            "lift": None if not base else round(rate / base, 2),
+            "coverage": None if coverage is None else round(coverage, 4),
+            "restricted": [names[d] for d in ranked], "importance": {names[d]: importance[d] for d in ranked}}

@@ -205,7 +205,7 @@ class SearchContext:
 
     @property
     def characterizer(self):
-        if getattr(self, "_characterizer", None) is None:
+        if self._characterizer is None:
             from examiner.search.characterize import Characterizer
 
             self._characterizer = Characterizer(self)

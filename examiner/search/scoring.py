@@ -55,12 +55,12 @@ def match(boxes: list[tuple[np.ndarray, np.ndarray]], planted, space, fixed: dic
     U = rng.uniform(-1.0, 1.0, (n, D))
     iou = np.zeros((len(boxes), len(planted.regions)))
     ok = np.zeros_like(iou, dtype=bool)
+    inside = [rng.uniform(lo, hi, (2000, D)) for lo, hi in boxes]  # uniform points of each box
     for j, mode in enumerate(planted.regions):
         names = mode.dims
         in_mode = mode.contains_array(_physical(space, U, names, fixed))
         idx = [space.names.index(k) for k in names if k in space.names]
-        for i, (lo, hi) in enumerate(boxes):
-            P = rng.uniform(lo, hi, (2000, D))
+        for i, ((lo, hi), P) in enumerate(zip(boxes, inside)):
             purity = mode.contains_array(_physical(space, P, names, fixed)).mean()
             in_box = ((U[:, idx] >= lo[idx]) & (U[:, idx] <= hi[idx])).all(1) if idx else np.ones(n, bool)
             union = (in_box | in_mode).sum()
