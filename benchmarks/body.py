@@ -41,7 +41,7 @@ def main() -> None:
 
     from synthgen.body import get_body_model
     from synthgen.body.pose import angles_from_params, anatomical_rotations
-    from synthgen.body.pose import pose_param_names
+    from synthgen.body.joint_limits import pose_param_names
     from synthgen.body.smpl_synthetic import write_synthetic_smpl
     from synthgen.space import ParamSpace
 

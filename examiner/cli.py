@@ -3,36 +3,23 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-from synthgen.errors import SynthgenError
+from examiner.console_output import (GenerateProgress, SearchProgress, console, pck_table, print_derived_modes,
+                                     print_modes, print_sensitivity)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Find where a pose model fails over synthgen's parameter space, and fix it.")
-console = Console()
 MODEL_HELP = "Model under test: mediapipe | torch:PATH | onnx:PATH | python:module:function | planted:FILE.yaml"
 
 
 # --- the trainable baseline -----------------------------------------------------------------------
 #: the held-out set's seed is the training seed plus this (distinct seeds: disjoint samples)
 HELDOUT_SEED_OFFSET = 1_000_000
-
-
-class _GenerateProgress:
-    """generate()'s progress protocol on a rich progress bar."""
-
-    def __init__(self, progress, label: str):
-        self.progress, self.label, self.task = progress, label, None
-
-    def start(self, total: int, done: int) -> None:
-        self.task = self.progress.add_task(self.label, total=total, completed=done)
-
-    def advance(self, k: int) -> None:
-        self.progress.advance(self.task, k)
 
 
 def _render(scene, n: int, folder, seed: int, workers: int, size: int | None, label: str) -> float:
@@ -43,22 +30,10 @@ def _render(scene, n: int, folder, seed: int, workers: int, size: int | None, la
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as bar:
         summary = generate(scene, n, folder, seed=seed, workers=workers, size=size, formats="coco",
-                           progress=_GenerateProgress(bar, label))
+                           progress=GenerateProgress(bar, label))
     kept = f", {summary.kept} shard(s) kept from an earlier run" if summary.kept else ""
     console.print(f"{label}: {summary.rendered} rendered in {summary.seconds:.0f} s{kept} -> {folder}")
     return summary.seconds
-
-
-def _pck_table(title: str, result: dict):
-    from rich.table import Table
-
-    table = Table(title=title)
-    for col in ("images", "keypoints", "PCK@0.05", "PCK@0.1", "PCK@0.2", "mean error (px)", "detected"):
-        table.add_column(col, justify="right")
-    table.add_row(str(result["images"]), str(result["keypoints"]), f"{result['pck@0.05']:.3f}",
-                  f"{result['pck@0.1']:.3f}", f"{result['pck@0.2']:.3f}", f"{result['mean_error_px']:.2f}",
-                  f"{result['detected']:.3f}")
-    return table
 
 
 @app.command("train-baseline")
@@ -123,7 +98,7 @@ def train_baseline(
         times["eval_s"] = round(time.perf_counter() - t2, 1)
         result["seed"] = seed + HELDOUT_SEED_OFFSET
         model.summary["heldout"] = result
-        console.print(_pck_table(f"held-out PCK (bbox-normalised), {val} images of {Path(scene).name}", result))
+        console.print(pck_table(f"held-out PCK (bbox-normalised), {val} images of {Path(scene).name}", result))
     times["total_s"] = round(time.perf_counter() - t0, 1)
     model.summary["timings"] = {k: round(v, 1) for k, v in times.items()}
     model.save(out_path)
@@ -149,37 +124,15 @@ def export_onnx(
     console.print(f"wrote {onnx_path} and {spec_path}")
 
 
-class _SearchProgress:
-    """A progress bar: queries used of the budget, failures, validated regions."""
-
-    def __init__(self, budget: int, label: str = "searching"):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("queries"),
-                            TextColumn("{task.fields[state]}"), TimeElapsedColumn(), console=console)
-        self.task = self.bar.add_task("queries", total=budget, state="")
-
-    def __call__(self, ctx) -> None:
-        self.bar.update(self.task, completed=ctx.used,
-                        state=f"{ctx.failures} failures, {len(ctx.registry)} validated regions")
-
-
-def _print_modes(result: dict, title: str) -> None:
-    """Each failure mode of a search or map result in its fewest words, as a table."""
-    from rich.table import Table
-
-    from examiner.report import plain_summary, rate_sentence
-
-    table = Table("mode", "where (every other dim: any)", "how often", title=title)
-    for r in result["regions"]:
-        table.add_row(str(r["id"]), "; ".join(plain_summary(r, result["searched_dims"])), rate_sentence(r))
-    console.print(table)
+WORKERS_HELP = ("Processes that render (and, for per-image models such as mediapipe, predict) in parallel; "
+                "the result is the same for any count. With --ray: the number of actors.")
+RAY_HELP = "Evaluate on Ray actors (a GPU each where the cluster has them): alone, a local Ray; or an ADDRESS."
 
 
 @app.command()
 def search(model: str = typer.Option(..., help=MODEL_HELP),
            space: str = typer.Option(..., help="Search space YAML (scenes/search_pose.yaml, search_view.yaml, ...)."),
-           strategy: str = typer.Option("marl", help="random | cmaes | poseexaminer | marl"),
+           strategy: str = typer.Option("marl", help="random | cmaes | poseexaminer | bo | tpe | marl"),
            budget: int = typer.Option(..., help="Model queries in all (validation and growth included)."),
            agents: int = typer.Option(4, help="Agents (poseexaminer); walkers of 8 PPO agents each (marl)."),
            seed: int = typer.Option(0, help="Search seed."),
@@ -188,17 +141,19 @@ def search(model: str = typer.Option(..., help=MODEL_HELP),
            samples: int = typer.Option(32, help="At most this many fresh validation samples per region "
                                                 "(the queries already inside it count first)."),
            threshold: float = typer.Option(0.5, help="Failure rate whose lower 90% confidence bound a region "
-                                                     "must clear to be reported.")):
+                                                     "must clear to be reported."),
+           workers: int = typer.Option(1, help=WORKERS_HELP),
+           ray: Optional[str] = typer.Option(None, "--ray", help=RAY_HELP)):
     """Search the space for regions where the model fails; validate and report them."""
     from examiner.search.context import Validation
     from examiner.search.run import run_search
 
-    progress = _SearchProgress(budget)
+    progress = SearchProgress(budget)
     with progress.bar:
         result = run_search(model, space, strategy, budget, out, agents, seed, resume,
-                            Validation(samples, threshold), progress)
+                            Validation(samples, threshold), progress, workers=workers, ray_address=ray)
     base = "" if result["base_rate"] is None else f", base rate {100 * result['base_rate']:.0f}%"
-    _print_modes(result, f"{len(result['regions'])} failure modes, {result['queries_used']} queries, "
+    print_modes(result, f"{len(result['regions'])} failure modes, {result['queries_used']} queries, "
                          f"{result['failures']} failures{base} ({result['seconds']:.0f} s)")
     console.print(f"wrote {out}/failures.json and {out}/queries.jsonl")
 
@@ -261,24 +216,20 @@ def map_(model: str = typer.Option(..., help=MODEL_HELP),
          seed: int = typer.Option(0, help="Seed."),
          threshold: float = typer.Option(0.5, help="Failure rate whose lower 90% bound a mode must clear."),
          method: str = typer.Option("greedy", help="How modes are proposed: greedy (one dim at a time) | prim."),
-         resume: bool = typer.Option(False, "--resume", help="Continue an interrupted map in --out.")):
+         resume: bool = typer.Option(False, "--resume", help="Continue an interrupted map in --out."),
+         workers: int = typer.Option(1, help=WORKERS_HELP),
+         ray: Optional[str] = typer.Option(None, "--ray", help=RAY_HELP)):
     """Uniform samples of the space: which dims matter most, and the failure modes in the fewest
     factors (proposed on half the samples, checked and measured on the other half)."""
-    from rich.table import Table
-
     from examiner.map import run_map
 
-    progress = _SearchProgress(n, "mapping")
+    progress = SearchProgress(n, "mapping")
     with progress.bar:
-        result = run_map(model, space, n, out, seed, threshold, resume, progress, method=method)
-    table = Table("dim", "failure rate per fifth of its range (per choice)", "spread",
-                  title=f"what matters: {result['map']['samples']} uniform queries, base rate "
-                        f"{100 * result['base_rate']:.0f}%")
-    for s in result["sensitivity"]:
-        rates = " ".join("-" if r is None else f"{100 * r:.0f}%" for r in s["failure_rate"])
-        table.add_row(s["name"], rates, f"{100 * s['spread']:.0f}")
-    console.print(table)
-    _print_modes(result, f"{len(result['regions'])} failure modes (proposed on half the queries, measured on the other)")
+        result = run_map(model, space, n, out, seed, threshold, resume, progress, method=method, workers=workers,
+                         ray_address=ray)
+    print_sensitivity(result)
+    print_modes(result, f"{len(result['regions'])} failure modes (proposed on half the queries, measured on the other)")
+    print_derived_modes(result)
     console.print(f"wrote {out}/failures.json (examiner report {out} draws it)")
 
 
@@ -303,11 +254,14 @@ def landscape(space: str = typer.Option(..., help="Search space YAML the landsca
 @app.command()
 def report(folder: str = typer.Argument(..., help="A search's --out folder (or a benchmark folder)."),
            examples: int = typer.Option(4, help="Example images per region.")):
-    """Turn failures.json into report.html (self-contained) and report.md."""
+    """Turn failures.json into report.html (self-contained) and report.md; for a benchmark
+    folder, every run's report and a top page that compares the strategies."""
+    from examiner.benchmark_report import write_benchmark_report
     from examiner.report import write_report
 
+    bench = (Path(folder) / "benchmark.json").is_file() and not (Path(folder) / "failures.json").is_file()
     with console.status("rendering examples and plots..."):
-        html, md = write_report(folder, examples)
+        html, md = write_benchmark_report(folder) if bench else write_report(folder, examples)
     console.print(f"wrote {Path(html).resolve()}\nwrote {Path(md).resolve()}")
 
 
@@ -330,47 +284,92 @@ def demo(out: str = typer.Option("out/examiner_demo", help="Output folder."),
     from examiner.demo import run_demo
 
     n = budget or (160 if quick else 400)
-    progress = _SearchProgress(n, f"searching {model} for failures")
+    progress = SearchProgress(n, f"searching {model} for failures")
     with progress.bar:
         result, html = run_demo(out, n, model=model, progress=progress)
-    _print_modes(result, f"{len(result['regions'])} failure modes of {model} ({result['queries_used']} queries, "
+    print_modes(result, f"{len(result['regions'])} failure modes of {model} ({result['queries_used']} queries, "
                          f"{result['seconds']:.0f} s)")
     console.print(f"[bold green]report:[/] {Path(html).resolve()}")
 
 
 @app.command()
-def finetune(model: str = typer.Option(..., help="torch:CHECKPOINT of the baseline to fine-tune."),
+def finetune(model: str = typer.Option(..., help="Model to fine-tune: torch:CHECKPOINT (the baseline) or "
+                                                 "python:module:name (your model with predict and train_step)."),
              regions: str = typer.Option(..., help="failures.json of a search on that model."),
-             scene: str = typer.Option("scenes/studio.yaml", help="Scene for the other params and the default set."),
+             scene: str = typer.Option("scenes/studio.yaml", help="Default scene: the model's usual data (replayed "
+                                                                   "with --replay fresh, and measured for forgetting)."),
              out: str = typer.Option(..., help="Output folder."),
-             mix: float = typer.Option(0.5, help="Share of region samples in the training mix."),
-             steps: int = typer.Option(400, help="Fine-tuning steps."),
-             n: int = typer.Option(600, "-n", help="Training samples (regions + default)."),
-             heldout: int = typer.Option(160, help="Held-out samples per set."),
+             mix: float = typer.Option(0.3, help="Share of failure-mode samples in every batch."),
+             steps: int = typer.Option(300, help="Fine-tuning steps."),
+             n: int = typer.Option(400, "-n", help="Training samples rendered: --mix of them in the modes "
+                                                  "(with --replay fresh, the rest from --scene)."),
+             replay: str = typer.Option("auto", help="Replay of the original training data: baseline (the "
+                                                     "checkpoint's own training folders) | fresh (new renders of "
+                                                     "--scene) | auto (baseline when its folders are on disk)."),
+             lr: float = typer.Option(5e-4, help="Peak learning rate (warm-up, cosine decay)."),
+             encoder_lr_scale: float = typer.Option(1.0, help="The encoder learns at this times --lr."),
+             anchor_weight: float = typer.Option(0.0, help="L2 pull towards the starting weights (L2-SP)."),
+             freeze_norm_stats: bool = typer.Option(False, "--freeze-norm-stats/--update-norm-stats",
+                                                    help="Keep the starting model's batch-norm statistics."),
+             early_stop: bool = typer.Option(False, "--early-stop/--no-early-stop",
+                                             help="Go back to the validated step with the lowest error in the modes "
+                                                  "among those within --val-tolerance on the default scene."),
+             val: int = typer.Option(0, help="Validation images per set (modes, scene); early stopping needs them."),
+             val_every: int = typer.Option(50, help="Steps between validations."),
+             val_tolerance: float = typer.Option(0.02, help="Relative rise of the default scene's validation error "
+                                                            "that early stopping allows."),
+             batch_size: int = typer.Option(32, help="Images per step."),
+             heldout: int = typer.Option(500, help="Held-out images per set (modes, scene)."),
+             heldout_seed: int = typer.Option(0, help="Seed of the held-out and validation sets."),
              search_budget: Optional[int] = typer.Option(None, help="Also search the fine-tuned model with this budget "
                                                          "(default: the original search's)."),
              no_search: bool = typer.Option(False, "--no-search", help="Skip the fresh search."),
              workers: int = typer.Option(2, help="Rendering workers."),
-             seed: int = typer.Option(0, help="Seed.")):
-    """Fine-tune the torch baseline on a search's failure regions; measure before and after."""
-    from examiner.finetune import finetune as run, table_markdown
+             seed: int = typer.Option(0, help="Training seed (training sets, batch order, augmentation).")):
+    """Fine-tune a model on a search's failure modes with replay; measure before and after on
+    held-out sets, with 95% intervals, and search the fine-tuned model again."""
+    from examiner.finetune import FinetuneConfig, finetune as run, markdown
+    from examiner.models.trainable import FinetuneSettings
 
-    if not model.startswith("torch:"):
-        raise SynthgenError("--model: fine-tuning works on the project's torch baseline (torch:PATH); "
-                            "for other models, train on `synthgen generate --from-regions` data")
     budget = None
     if not no_search:
-        budget = search_budget or json.loads(Path(regions).read_text()).get("budget") if Path(regions).is_file() else None
-    result = run(model[len("torch:"):], regions, scene, out, mix, steps, n, heldout, None, workers, seed,
-                 search_budget=budget, log=lambda m: console.print(m, highlight=False))
-    console.print(table_markdown(result))
-    console.print(f"wrote {out}/finetune.json, {out}/finetune.md, {result['finetuned']}")
+        known = json.loads(Path(regions).read_text()).get("budget") if Path(regions).is_file() else None
+        budget = search_budget or known
+    settings = FinetuneSettings(lr=lr, steps=steps, seed=seed, encoder_lr_scale=encoder_lr_scale,
+                                anchor_weight=anchor_weight, freeze_norm_stats=freeze_norm_stats)
+    config = FinetuneConfig(mix=mix, n_train=n, replay=replay, batch_size=batch_size, early_stop=early_stop,
+                            val_every=val_every, val_tolerance=val_tolerance, settings=settings)
+    result = run(model, regions, scene, out, config, heldout=heldout, val=val, heldout_seed=heldout_seed,
+                 workers=workers, search_budget=budget, log=lambda m: console.print(m, highlight=False, markup=False))
+    failures = json.loads(Path(regions).read_text())
+    console.print(markdown({**result, "warnings": []}, failures), highlight=False, markup=False)
+    for line in result["warnings"]:
+        console.print(line, style="bold yellow", highlight=False, markup=False)
+    written = f", {result['finetuned']}" if result["finetuned"] else " (the model has no save(): no checkpoint)"
+    console.print(f"wrote {out}/finetune.json, {out}/finetune.md{written}")
+
+
+@app.command("eval")
+def eval_(model: str = typer.Option(..., help=MODEL_HELP),
+          scene: str = typer.Option(..., help="Scene YAML the samples are drawn from (scenes/studio.yaml, ...)."),
+          n: int = typer.Option(200, "-n", help="Samples (sample i depends only on the seed and i)."),
+          seed: int = typer.Option(0, help="Seed."),
+          out: str = typer.Option("out/eval", help="Output folder: eval.json, samples.jsonl, worst.png."),
+          worst: int = typer.Option(8, help="Worst examples in the montage (0: none)."),
+          size: Optional[int] = typer.Option(None, help="Image side in pixels (default: the scene's)."),
+          workers: int = typer.Option(1, help=WORKERS_HELP),
+          ray: Optional[str] = typer.Option(None, "--ray", help=RAY_HELP)):
+    """A model on a scene's distribution: detection, failures, OKS, PCK, per-joint errors, worst examples."""
+    from examiner.scene_eval import eval_command
+
+    eval_command(console, model, scene, n, out, seed, worst, size, workers, ray)
 
 
 def main() -> None:
     from synthgen.errors import run_cli
+    from synthgen.workers import optional_ray_address
 
-    run_cli(app)
+    run_cli(app, optional_ray_address(sys.argv[1:]))
 
 
 if __name__ == "__main__":

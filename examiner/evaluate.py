@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import json
 import time
-import traceback
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from examiner.metrics import score_sample
-from examiner.models.base import ModelUnderTest, Prediction, SampleInfo
+from examiner.models.base import ModelUnderTest, SampleInfo
+from examiner.query_pool import describe_error, predict_batch, render_truth
 from examiner.search_space import SearchSpace
-from synthgen.errors import SynthgenError
+from synthgen.derived import geometric_factors
+from synthgen.workers import one_torch_thread
 
 #: query status: scored; the model raised; the model returned an invalid prediction; the
 #: parameters could not be rendered
@@ -38,6 +39,8 @@ class Query:
     cached: bool = False
     #: the model's 2D keypoints (for reports), None if no person was found
     keypoints: list | None = None
+    #: what the image showed (``synthgen.derived``), None where it was not rendered
+    derived: dict | None = None
 
     def to_json(self) -> str:
         d = asdict(self)
@@ -53,7 +56,9 @@ class Evaluator:
     """Evaluates parameter dicts or normalized vectors of ``search.space`` against ``model``."""
 
     def __init__(self, model: ModelUnderTest, search: SearchSpace, seed: int = 0, batch_size: int = 16,
-                 cache: bool = True):
+                 cache: bool = True, pool=None):
+        """``pool``: a ``QueryPool`` that renders (and, for per-image models, predicts) in
+        parallel; None renders here, one query after another."""
         self.model = model
         self.search = search
         self.space = search.space
@@ -64,6 +69,7 @@ class Evaluator:
         self.counts = {s: 0 for s in STATUSES}
         self._cache: dict[str, Query] | None = {} if cache else None
         self._renderer = None
+        self.pool = pool
         self._next_id = 0
 
     @property
@@ -78,13 +84,17 @@ class Evaluator:
     def evaluate_vectors(self, vectors) -> list[Query]:
         return self.evaluate([self.space.from_vector(v) for v in np.atleast_2d(vectors)])
 
-    def evaluate(self, params_list: list[dict]) -> list[Query]:
-        """One Query per parameter dict (searched dims; others take the space's values)."""
+    def evaluate(self, params_list: list[dict], seeds: list[int] | None = None) -> list[Query]:
+        """One Query per parameter dict (searched dims; others take the space's values).
+        ``seeds``: a render seed per dict (the scene's random layout, e.g. clutter); default:
+        the evaluator's seed for every query, as in a search."""
         out: list[Query | None] = [None] * len(params_list)
         todo, first, repeats = [], {}, []
+        if seeds is not None and len(seeds) != len(params_list):
+            raise ValueError(f"{len(seeds)} seeds for {len(params_list)} parameter dicts")
         for i, p in enumerate(params_list):
             full = self._full(p)
-            key = cache_key(full)
+            key = cache_key(full) if seeds is None else f"{cache_key(full)}#{seeds[i]}"
             hit = self.cached(key)
             if hit is not None:
                 out[i] = hit
@@ -92,10 +102,10 @@ class Evaluator:
                 repeats.append((i, first[key]))  # the same point twice in one call: a cache hit
             else:
                 first[key] = i
-                todo.append((i, full, key))
+                todo.append((i, full, key, self.seed if seeds is None else int(seeds[i])))
         for start in range(0, len(todo), self.batch_size):
             chunk = todo[start:start + self.batch_size]
-            for (i, full, key), q in zip(chunk, self._run(chunk)):
+            for (i, full, key, _), q in zip(chunk, self._run(chunk)):
                 out[i] = q
                 if self._cache is not None:
                     self._cache[key] = q
@@ -149,43 +159,47 @@ class Evaluator:
     def _run(self, chunk) -> list[Query]:
         t0 = time.perf_counter()
         if getattr(self.model, "scores_params", False):  # a landscape: error from the parameters alone
-            scored = self.model.score_params([full for _, full, _ in chunk])
+            scored = self.model.score_params([full for _, full, _, _ in chunk])
             per_query = (time.perf_counter() - t0) / len(chunk)
             return [self._new_query(full, error=float(e), failed=bool(f), graded=True, seconds=per_query)
-                    for (_, full, _), (e, f) in zip(chunk, scored)]
-        failures = {}
+                    for (_, full, _, _), (e, f) in zip(chunk, scored)]
+        failures, preds = {}, {}
         if self.model.needs_image:
-            truths, images = [], []
-            for j, (_, full, _) in enumerate(chunk):
-                try:
-                    truth, image = self._rendered(full)
-                except Exception as e:  # noqa: BLE001 - a parameter point that cannot render is recorded
-                    failures[j] = ("render_error", _describe(e))
-                    truth, image = None, None
-                truths.append(truth)
-                images.append(image)
+            fulls = [full for _, full, _, _ in chunk]
+            seeds = [seed for _, _, _, seed in chunk]
+            if self.pool is not None:
+                answers = self.pool.answer(fulls, seeds)
+            else:
+                with one_torch_thread():  # the same bytes as a pool's single-threaded workers
+                    answers = [render_truth(self.renderer, f, s) for f, s in zip(fulls, seeds)]
+            truths = [a.get("truth") for a in answers]
+            images = [a.get("image") for a in answers]
+            failures = {j: a["error"] for j, a in enumerate(answers) if "error" in a}
+            preds = {j: a["pred"] for j, a in enumerate(answers) if "pred" in a}
         else:
             images = [None] * len(chunk)
             try:
-                truths = self._keypoints_only([full for _, full, _ in chunk])
+                truths = self._keypoints_only([full for _, full, _, _ in chunk])
             except Exception as e:  # noqa: BLE001
                 truths = [None] * len(chunk)
-                failures = {j: ("render_error", _describe(e)) for j in range(len(chunk))}
-        ok = [j for j in range(len(chunk)) if j not in failures]
-        preds: dict[int, tuple] = {}
+                failures = {j: ("render_error", describe_error(e)) for j in range(len(chunk))}
+        ok = [j for j in range(len(chunk)) if j not in failures and j not in preds]
         if ok:
-            preds, errs = self._predict([images[j] for j in ok], [truths[j]["info"] for j in ok])
+            got, errs = predict_batch(self.model, [images[j] for j in ok], [truths[j]["info"] for j in ok],
+                                      self.search.config.height, self.search.config.width)
             for local, err in errs.items():
                 failures[ok[local]] = err
-            preds = {ok[k]: v for k, v in preds.items()}
+            preds |= {ok[k]: v for k, v in got.items()}
         per_query = (time.perf_counter() - t0) / len(chunk)
         queries = []
-        for j, (_, full, _) in enumerate(chunk):
+        for j, (_, full, _, _) in enumerate(chunk):
+            derived = truths[j]["info"].derived if truths[j] is not None else None
             if j in failures:
                 status, message = failures[j]
                 graded = status != "render_error"
                 queries.append(self._new_query(full, error=1.0 if graded else float("nan"), failed=graded,
-                                               graded=graded, status=status, message=message, seconds=per_query))
+                                               graded=graded, status=status, message=message, seconds=per_query,
+                                               derived=derived))
                 continue
             kp, det, j3 = preds[j]
             t = truths[j]
@@ -193,37 +207,8 @@ class Evaluator:
                              t["area"], j3, t["keypoints3d"] if j3 is not None else None)
             queries.append(self._new_query(full, error=m.pop("error"), failed=m.pop("failed"), graded=m.pop("graded"),
                                            metrics=m, seconds=per_query,
-                                           keypoints=np.round(kp, 2).tolist() if det else None))
+                                           keypoints=np.round(kp, 2).tolist() if det else None, derived=derived))
         return queries
-
-    def _predict(self, images: list, infos: list[SampleInfo]) -> tuple[dict, dict]:
-        """{index: (keypoints, detected, joints3d)} and {index: (status, message)}; a batch that
-        fails is retried image by image so that one bad image does not sink the others."""
-        from examiner.models.base import ModelOutputError
-
-        batch = None if not self.model.needs_image else np.stack(images)
-        H, W = self.search.config.height, self.search.config.width
-        try:
-            pred: Prediction = self.model.predict(batch, infos).check(len(infos), H, W)
-        except Exception as e:  # noqa: BLE001 - the model under test may do anything
-            if len(infos) > 1:
-                preds, errs = {}, {}
-                for k in range(len(infos)):
-                    p, e1 = self._predict(images[k:k + 1], infos[k:k + 1])
-                    if p:
-                        preds[k] = p[0]
-                    else:
-                        errs[k] = e1[0]
-                return preds, errs
-            status = "bad_output" if isinstance(e, ModelOutputError) else "model_error"
-            return {}, {0: (status, _describe(e))}
-        return {k: (pred.keypoints[k], bool(pred.detected[k]), None if pred.joints3d is None else pred.joints3d[k])
-                for k in range(len(infos))}, {}
-
-    def _rendered(self, full: dict) -> tuple[dict, np.ndarray]:
-        s = self.renderer.render(full, self.seed)
-        info = SampleInfo(s.params, s.keypoints2d.astype(np.float64), s.visibility, s.bbox, self.seed)
-        return {"info": info, "area": float(s.mask_visible.sum()), "keypoints3d": s.keypoints3d}, s.image
 
     def _keypoints_only(self, fulls: list[dict]) -> list[dict]:
         """Ground truth without pixels, for models that read none (one batched body call): the
@@ -251,15 +236,9 @@ class Evaluator:
             kp = ((kp_cam @ K.T)[:, :2] / kp_cam[:, 2:3]).numpy()
             inside = (kp_cam[:, 2].numpy() > 0) & (kp[:, 0] >= -0.5) & (kp[:, 0] < cfg.width - 0.5) \
                 & (kp[:, 1] >= -0.5) & (kp[:, 1] < cfg.height - 0.5)
-            info = SampleInfo(p, kp, np.where(inside, 2, 0), box, self.seed)
+            derived = geometric_factors(kp, kp_cam.numpy(), out.joints[b].double().numpy() @ cam.R.T + cam.t,
+                                        cam.K, cfg.width, cfg.height, box)
+            info = SampleInfo(p, kp, np.where(inside, 2, 0), box, self.seed, derived)
             truths.append({"info": info, "area": float(SILHOUETTE_FILL * box[2] * box[3]),
                            "keypoints3d": kp_cam.numpy()})
         return truths
-
-
-def _describe(e: BaseException) -> str:
-    if isinstance(e, SynthgenError):
-        return str(e)
-    tb = traceback.extract_tb(e.__traceback__)
-    where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
-    return f"{type(e).__name__}: {e}{where}"

@@ -38,3 +38,16 @@ def describe_range(name: str, lo: float, hi: float, unit: str = "") -> str:
 
     sep = " to " if lo < 0 or hi < 0 else "-"
     return f"{describe(name)} {fmt(lo)}{sep}{fmt(hi)}{' ' + unit if unit else ''}"
+
+
+def rate_sentence(region: dict) -> str:
+    """'fails 72% [64-79%], 3.4x the base rate, 41% of all failures'."""
+    text = f"fails {100 * region['failure_rate']:.0f}%"
+    if region.get("interval"):
+        lo, hi = region["interval"]
+        text += f" [{100 * lo:.0f}-{100 * hi:.0f}%]"
+    if region.get("lift") is not None:
+        text += f", {region['lift']:.1f}x the base rate ({100 * region['base_rate']:.0f}%)"
+    if region.get("coverage") is not None:
+        text += f", {100 * region['coverage']:.0f}% of all failures"
+    return text

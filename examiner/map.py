@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from examiner.search.characterize import MIN_SAMPLES, Characterizer, drop_is_significant, mode_statistics, wilson
+from examiner.derived_modes import match, verdict
 from examiner.search.regions import Region
 from synthgen.catalog import Categorical
 from synthgen.dataset.files import json_bytes, write_atomic
@@ -36,6 +37,9 @@ MAX_MODES = 8
 MAX_DIMS = 3  # a map's mode bounds at most this many dims
 MIN_GAIN = 10.0  # likelihood-ratio statistic a bound must add (about p < 0.002 for one cut)
 QP_MAX = 0.05  # PRIM restrictions with a larger quasi-p-value are dropped
+#: a one-factor derived mode's interval fails at least this much above the threshold (so that
+#: the lower bound of its rate on the other half can clear it)
+ONE_FACTOR_MARGIN = 0.1
 
 
 def sensitivity(space, X: np.ndarray, y: np.ndarray) -> list[dict]:
@@ -98,12 +102,13 @@ def _log_likelihood(k: float, n: float) -> float:
 
 
 def greedy_boxes(X: np.ndarray, y: np.ndarray, max_dims: int = MAX_DIMS, min_gain: float = MIN_GAIN,
-                 min_share: float = 0.03) -> list[tuple[np.ndarray, np.ndarray]]:
+                 min_share: float = 0.03, min_rate: float = 0.0) -> list[tuple[np.ndarray, np.ndarray]]:
     """Boxes grown one dim at a time: each step bounds the dim whose best two-rate interval
     (``best_interval``, holding at least ``min_share`` of the points) explains the failures
     inside the box best, by likelihood ratio, while that ratio is at least ``min_gain`` (twice
     the log-likelihood gain); at most ``max_dims`` dims. Then the points inside are set aside
-    and the next box is grown on the rest (covering)."""
+    and the next box is grown on the rest (covering). ``min_rate``: each interval's points fail
+    at least this often (for one-dim boxes, which have no later dim to make them purer)."""
     from examiner.search.characterize import best_interval
 
     X, y = X.copy(), y.astype(bool).copy()
@@ -120,7 +125,7 @@ def greedy_boxes(X: np.ndarray, y: np.ndarray, max_dims: int = MAX_DIMS, min_gai
             for d in range(D):
                 if hi[d] - lo[d] < 2.0 - 1e-9:
                     continue
-                a, b = best_interval(xs[:, d], ys, min_inside=max(10, int(min_share * len(y))))
+                a, b = best_interval(xs[:, d], ys, min_inside=max(10, int(min_share * len(y))), min_rate=min_rate)
                 m = (xs[:, d] >= a) & (xs[:, d] <= b)
                 k1, n1, k0, n0 = ys[m].sum(), m.sum(), ys[~m].sum(), (~m).sum()
                 gain = 2.0 * (_log_likelihood(k1, n1) + _log_likelihood(k0, n0) - _log_likelihood(k1 + k0, n1 + n0))
@@ -143,9 +148,11 @@ METHODS = ("greedy", "prim")
 
 def run_map(model: str, space: str | Path, n: int, out: str | Path, seed: int = 0, threshold: float = 0.5,
             resume: bool = False, progress=None, model_obj=None, size: int | None = None,
-            method: str = "greedy") -> dict:
+            method: str = "greedy", workers: int = 1, ray_address: str | None = None) -> dict:
+    """``workers`` / ``ray_address``: evaluate in a ``QueryPool`` (the same result for any count)."""
     from examiner.evaluate import Evaluator
     from examiner.models import load_model
+    from examiner.query_pool import pool_for
     from examiner.search.context import SearchContext, Validation
     from examiner.search.run import FAILURES, QUERIES, RUN, _read_log, failures_document
     from examiner.search_space import SearchSpace
@@ -175,17 +182,20 @@ def run_map(model: str, space: str | Path, n: int, out: str | Path, seed: int = 
                 raise SynthgenError(f"{out}: was mapped with {k} = {earlier.get(k)!r}, this run has {v!r}")
         replay = _read_log(out / QUERIES)
     mut = model_obj if model_obj is not None else load_model(model)
+    pool = pool_for(search, mut, None if model_obj is not None else model, workers, ray_address)
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / RUN, json_bytes(settings))
     if not replay and (out / QUERIES).exists():
         (out / QUERIES).unlink()
-    ctx = SearchContext(Evaluator(mut, search, seed=seed), n, seed, Validation(threshold=threshold), out / QUERIES,
-                        replay, progress)
+    ctx = SearchContext(Evaluator(mut, search, seed=seed, pool=pool), n, seed, Validation(threshold=threshold),
+                        out / QUERIES, replay, progress)
     t0 = time.perf_counter()
     try:
         ctx.draw_base_sample(n)
     finally:
         ctx.close()
+        if pool is not None:
+            pool.close()
     X, y = ctx.uniform()
     half = np.random.default_rng([seed, 1]).permutation(len(X)) % 2 == 0
     ch = Characterizer(ctx)
@@ -202,20 +212,7 @@ def run_map(model: str, space: str | Path, n: int, out: str | Path, seed: int = 
         k, m = count(region.lo, region.hi)
         return m >= MIN_SAMPLES and wilson(k, m, ch.config.z)[0] >= threshold
 
-    for lo, hi in boxes:
-        lo, hi = ch.snap(lo, hi)
-        for d in np.nonzero(ch.restricted(lo, hi))[0]:  # the held-out half decides which bounds stay
-            wide_lo, wide_hi = lo.copy(), hi.copy()
-            wide_lo[d], wide_hi[d] = -1.0, 1.0
-            k_in, n_in = count(lo, hi)
-            k_wide, n_wide = count(wide_lo, wide_hi)
-            if not drop_is_significant(k_in, n_in, k_wide - k_in, n_wide - n_in, ch.config.z, ch.config.min_drop):
-                lo, hi = wide_lo, wide_hi
-        region = Region(lo, hi, owner="map")
-        if not ch.restricted(lo, hi).any() or not holds(region):
-            continue
-        k, m = count(lo, hi)
-        region.failure_rate, region.validated_samples = round(k / m, 4), m
+    for region in held_out_modes(boxes, count, ch.restricted, ch.config, threshold, ch.snap):
         ctx.registry.add(region, ch.restricted, holds)
     for r in ctx.registry.regions:
         coverage = float((ch.inside(X, r.lo, r.hi) & y).sum() / y.sum()) if y.sum() else None
@@ -223,11 +220,86 @@ def run_map(model: str, space: str | Path, n: int, out: str | Path, seed: int = 
         r.examples = [q.id for x, q in ctx.history if q.failed and r.contains(x)][:8]
     result = failures_document(ctx, search, settings, mut.name)
     result["sensitivity"] = sensitivity(search.space, X, y)
+    derived = derived_description([q.derived for q in ctx.uniform_queries()], X, y, half, ch, threshold, float(base))
+    if derived is not None:
+        scene_inside = [ch.inside(X, r.lo, r.hi) for r in ctx.registry.regions]
+        for doc, found in zip(result["regions"], match(scene_inside, derived.pop("inside"), y)):
+            if found is not None:
+                mode = derived["modes"][found[0]]
+                doc["derived"] = {"mode": mode["id"], "overlap": found[1], "verdict": verdict(doc, mode)}
+        result["derived"] = derived
     result["map"] = {"samples": int(len(y)), "discovery": int(half.sum()), "evaluation": int((~half).sum())}
     write_atomic(out / FAILURES, json_bytes(result))
     if model_obj is None:
         mut.close()
     return result | {"seconds": round(time.perf_counter() - t0, 2), "replayed_queries": len(replay)}
+
+
+def held_out_modes(boxes, count, restricted, config, threshold: float, snap=None) -> list[Region]:
+    """The boxes as the held-out points decide them (``count(lo, hi) -> (failures, points)``
+    over those points): each bound stays only if relaxing it measurably lowers the failure rate
+    (``drop_is_significant``), and a box stays only with a restricted dim and the lower bound of
+    its failure rate at ``threshold``."""
+    out = []
+    for lo, hi in boxes:
+        lo, hi = snap(lo, hi) if snap else (lo.copy(), hi.copy())
+        for d in np.nonzero(restricted(lo, hi))[0]:
+            wide_lo, wide_hi = lo.copy(), hi.copy()
+            wide_lo[d], wide_hi[d] = -1.0, 1.0
+            k_in, n_in = count(lo, hi)
+            k_wide, n_wide = count(wide_lo, wide_hi)
+            if not drop_is_significant(k_in, n_in, k_wide - k_in, n_wide - n_in, config.z, config.min_drop):
+                lo, hi = wide_lo, wide_hi
+        k, m = count(lo, hi)
+        if not restricted(lo, hi).any() or m < MIN_SAMPLES or wilson(k, m, config.z)[0] < threshold:
+            continue
+        region = Region(lo, hi, owner="map")
+        region.failure_rate, region.validated_samples = round(k / m, 4), m
+        out.append(region)
+    return out
+
+
+def derived_description(derived: list[dict | None], X: np.ndarray, y: np.ndarray, half: np.ndarray,
+                        ch: Characterizer, threshold: float, base: float) -> dict | None:
+    """The modes in derived factors (``examiner.derived_modes``), found and measured like the
+    parameter modes (greedy boxes on the discovery half, bounds and rates on the other): the
+    one-factor modes, then those of up to ``MAX_DIMS`` factors (a purer, smaller mode may need
+    two); with 'inside': each mode's mask over the queries, for matching. None without derived
+    factors."""
+    from examiner import derived_modes as dm
+
+    F, names = dm.factor_matrix(derived)
+    if not names or not y.any():
+        return None
+    scale = dm.FactorScale(F)
+    Fn = scale.normalize(F)
+
+    def inside(A: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        return ((A >= lo) & (A <= hi)).all(1)
+
+    Fe, ye = Fn[~half], y[~half]
+
+    def count(lo: np.ndarray, hi: np.ndarray) -> tuple[int, int]:
+        m = inside(Fe, lo, hi)
+        return int(ye[m].sum()), int(m.sum())
+
+    # one-factor modes first (the simplest descriptions), then modes of up to MAX_DIMS factors
+    boxes = greedy_boxes(Fn[half], y[half], max_dims=1, min_rate=min(threshold + ONE_FACTOR_MARGIN, 1.0)) \
+        + greedy_boxes(Fn[half], y[half])
+    kept = []
+    for r in held_out_modes(boxes, count, dm.restricted, ch.config, threshold):
+        if not any(np.allclose(r.lo, k.lo) and np.allclose(r.hi, k.hi) for k in kept):
+            kept.append(r)
+    modes, masks = [], []
+    for i, r in enumerate(kept):
+        mask = inside(Fn, r.lo, r.hi)
+        stats = mode_statistics(names, r, dm.restricted(r.lo, r.hi), count, base, float((mask & y).sum() / y.sum()))
+        modes.append({"id": f"d{i + 1}", "bounds": dm.describe_mode(r.lo, r.hi, names, scale), **stats})
+        masks.append(mask)
+    factors = {n: {"label": dm.label(n), "unit": dm.FACTORS[n][0], "doc": dm.FACTORS[n][1],
+                   "low": round(float(scale.low[j]), 4), "high": round(float(scale.high[j]), 4)}
+               for j, n in enumerate(names)}
+    return {"factors": factors, "sensitivity": dm.sensitivity(F, y, names), "modes": modes, "inside": masks}
 
 
 def _counter(ch: Characterizer, X: np.ndarray, y: np.ndarray):

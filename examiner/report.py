@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from examiner.labels import describe, describe_range
+from examiner.derived_modes import image_sentence, ranked_sensitivity
+from examiner.labels import describe, describe_range, rate_sentence
 from synthgen.errors import SynthgenError
 
 GT_COLOUR, PRED_COLOUR = (40, 200, 60), (230, 40, 40)
@@ -61,7 +62,9 @@ def _figure_png(fig) -> bytes:
     return buf.getvalue()
 
 
-def _skeletons(image: np.ndarray, gt: np.ndarray, vis: np.ndarray, pred: np.ndarray | None) -> np.ndarray:
+def draw_skeletons(image: np.ndarray, gt: np.ndarray, vis: np.ndarray, pred: np.ndarray | None) -> np.ndarray:
+    """The image, scaled up to about 256 px, with the ground truth's labelled keypoints (green) and
+    the prediction (red, when there is one) drawn as skeletons."""
     from PIL import Image, ImageDraw
 
     from synthgen.body.skeleton import COCO_SKELETON
@@ -158,19 +161,6 @@ def plain_summary(region: dict, dims: list[dict]) -> list[str]:
     return out or ["anywhere in the searched space"]
 
 
-def rate_sentence(region: dict) -> str:
-    """'fails 72% [64-79%], 3.4x the base rate, 41% of all failures'."""
-    text = f"fails {100 * region['failure_rate']:.0f}%"
-    if region.get("interval"):
-        lo, hi = region["interval"]
-        text += f" [{100 * lo:.0f}-{100 * hi:.0f}%]"
-    if region.get("lift") is not None:
-        text += f", {region['lift']:.1f}x the base rate ({100 * region['base_rate']:.0f}%)"
-    if region.get("coverage") is not None:
-        text += f", {100 * region['coverage']:.0f}% of all failures"
-    return text
-
-
 def _plots(failures: dict, queries: list[dict]) -> dict[str, bytes]:
     import matplotlib
 
@@ -223,13 +213,9 @@ def _plots(failures: dict, queries: list[dict]) -> dict[str, bytes]:
 
 
 def write_report(folder: str | Path, examples: int = EXAMPLES_PER_REGION) -> tuple[Path, Path]:
-    """Writes ``report.html`` and ``report.md`` into ``folder`` (a search's --out, or a
-    benchmark folder: then every run gets its report and the top page compares them)."""
+    """Writes ``report.html`` and ``report.md`` into ``folder`` (a search's --out; a benchmark
+    folder's report is ``examiner.benchmark_report``'s)."""
     folder = Path(folder)
-    if (folder / "benchmark.json").is_file() and not (folder / "failures.json").is_file():
-        from examiner.benchmark_report import write_benchmark_report
-
-        return write_benchmark_report(folder)
     failures, queries, run = _load(folder)
     by_id = {q["id"]: q for q in queries}
     files = folder / "report_files"
@@ -246,7 +232,7 @@ def write_report(folder: str | Path, examples: int = EXAMPLES_PER_REGION) -> tup
             s = renderer(q["params"])
             pred = None if q.get("keypoints") is None else np.array(q["keypoints"])
             name = f"region{region['id']}_query{qid}.png"
-            images[name] = _png(_skeletons(s.image, s.keypoints2d, s.visibility, pred))
+            images[name] = _png(draw_skeletons(s.image, s.keypoints2d, s.visibility, pred))
             caption = "no person found" if pred is None else f"OKS {q['metrics'].get('oks', float('nan')):.2f}"
             shots.append((name, caption))
         cards.append((region, shots))
@@ -296,6 +282,8 @@ def _html(f: dict, cards: list, images: dict) -> str:
                    f"({region['validated_samples']} random samples inside it); it covers "
                    f"{100 * region['volume']:.2g}% of the searched space; found by {html.escape(region.get('owner', ''))} "
                    f"after {region.get('found_at_query', '?')} queries.</p>")
+        if image_sentence(region, f):
+            out.append(f"<p>{html.escape(image_sentence(region, f))}</p>")
         out.append(_bars_svg(region, dims))
         if shots:
             out.append("<p class='legend'>Examples:<span style='background:#28c83c'></span>ground truth"
@@ -307,13 +295,11 @@ def _html(f: dict, cards: list, images: dict) -> str:
         out.append("</div>")
     if f.get("sensitivity"):
         out.append("<h2>What matters most</h2><p class='muted'>Failure rate in each fifth of a dim's range (each "
-                   "choice of a categorical dim) over the uniform queries; dims sorted by how much it varies.</p>"
-                   "<table class='summary'><tr><th>dim</th><th>failure rate per fifth (choice)</th><th>spread</th></tr>")
-        for row in f["sensitivity"]:
-            rates = " ".join("-" if r is None else f"{100 * r:.0f}%" for r in row["failure_rate"])
-            out.append(f"<tr><td>{html.escape(describe(row['name']))}</td><td>{rates}</td>"
-                       f"<td>{100 * row['spread']:.0f}</td></tr>")
-        out.append("</table>")
+                   "choice of a categorical dim; for what the image shows, each fifth of the queries ordered by it) "
+                   "over the uniform queries, sorted by how much it varies.</p><table class='summary'><tr><th>factor"
+                   "</th><th>kind</th><th>failure rate per fifth (choice)</th><th>spread</th></tr>")
+        out += [f"<tr><td>{html.escape(r['label'])}</td><td>{r['kind']}</td><td>{r['rates']}</td><td>{r['spread']}"
+                "</td></tr>" for r in ranked_sensitivity(f)] + ["</table>"]
     for name, title in (("per_dim.png", "Failures per searched dim"), ("scatter.png", "Failures in two dims")):
         if name in images:
             out.append(f"<h2>{title}</h2>{_img(name, images[name], title)}")
@@ -339,6 +325,7 @@ def _markdown(f: dict, cards: list, images: dict) -> str:
         out += [f"## Region {region['id']}: " + "; ".join(plain_summary(region, dims)), "",
                 f"{rate_sentence(region).capitalize()} ({region['validated_samples']} random samples inside it, "
                 f"{100 * region['volume']:.2g}% of the searched space).", "",
+                *([image_sentence(region, f), ""] if image_sentence(region, f) else []),
                 "| dim | region | full range |", "| --- | --- | --- |"]
         restricted = _restricted(region, dims)
         for d in restricted:
@@ -352,9 +339,9 @@ def _markdown(f: dict, cards: list, images: dict) -> str:
         out += ([f"| any: {', '.join(free)} | | |"] if free else []) + [""]
         out += [f"![{c}](report_files/{n})" for n, c in shots] + [""]
     if f.get("sensitivity"):
-        out += ["## What matters most", "", "| dim | failure rate per fifth (choice) | spread |", "| --- | --- | --- |"]
-        out += [f"| {describe(r['name'])} | " + " ".join("-" if v is None else f"{100 * v:.0f}%" for v in r["failure_rate"])
-                + f" | {100 * r['spread']:.0f} |" for r in f["sensitivity"]] + [""]
+        out += ["## What matters most", "", "| factor | kind | failure rate per fifth (choice) | spread |",
+                "| --- | --- | --- | --- |"]
+        out += [f"| {r['label']} | {r['kind']} | {r['rates']} | {r['spread']} |" for r in ranked_sensitivity(f)] + [""]
     for name in ("per_dim.png", "scatter.png"):
         if name in images:
             out += [f"![{name}](report_files/{name})", ""]

@@ -56,3 +56,22 @@ class SearchSpace:
     @property
     def names(self) -> list[str]:
         return self.space.names
+
+    def scene_dict(self) -> dict:
+        """This space as a synthgen scene that draws what queries are: the searched dims uniform
+        within their bounds (no priors, pose sets or shape prior, which queries do not use),
+        every other dim at its fixed value or default. A failure mode's samples drawn from it
+        (``synthgen generate --from-regions``) cover the mode's whole extent in the space."""
+        from synthgen.catalog import Categorical
+
+        c = self.config
+        dims = {d.name: {"choices": list(d.choices), "default": d.default} if isinstance(d, Categorical)
+                else {"low": d.low, "high": d.high, "default": d.default} for d in self.space.dims}
+        body = {k: v for k, v in (("backend", c.backend), ("models", c.body_models), ("tailornet", c.tailornet)) if v}
+        out = {"image": {"width": c.width, "height": c.height}, "body": body, "dims": dims,
+               "fixed": dict(self.space.fixed)}
+        if c.background_folder:
+            out["background_folder"] = c.background_folder
+        if self.space.allow_beyond_limits:
+            out["allow_beyond_limits"] = True
+        return out

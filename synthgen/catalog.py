@@ -8,10 +8,25 @@ body or scene can do; a ParamSpace may narrow them (and widen pose limits only w
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from pathlib import Path
 
-from synthgen.body.pose import DEFAULT_ANGLES, pose_limits
+import numpy as np
+
+from synthgen.body.joint_limits import DEFAULT_ANGLES, pose_limits
 from synthgen.errors import ParamError
+
+#: the named pose library (its names are ``pose.preset``'s choices; ``synthgen.body.pose_library``
+#: reads its angles)
+POSE_LIBRARY_FILE = Path(__file__).parent / "body" / "data" / "poses.yaml"
+
+
+def library_names() -> tuple[str, ...]:
+    """The pose library's pose names (read without validating the angles)."""
+    import yaml
+
+    return tuple(yaml.safe_load(POSE_LIBRARY_FILE.read_text())["poses"])
 
 
 @dataclass(frozen=True)
@@ -85,7 +100,6 @@ for _slot in ("top", "bottom"):
 
 
 def _scene_categoricals() -> dict[str, Categorical]:
-    from synthgen.body.pose_library import library_names
     from synthgen.clothing.classes import BOTTOMS, TOPS
     from synthgen.render.textures import PATTERNS
 
@@ -142,3 +156,29 @@ def lookup(name: str, where: str | None = None) -> Dim:
         close = difflib.get_close_matches(name, CATALOG, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ParamError(name, f"unknown parameter name{hint}", where) from None
+
+
+def is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def check_value(dim: Dim, value, where: str | None = None, allow_beyond_limits: bool = False,
+                low: float | None = None, high: float | None = None):
+    """Validate one value for ``dim``; returns it as float (continuous) or as given."""
+    if isinstance(dim, Categorical):
+        if value not in dim.choices:
+            raise ParamError(dim.name, f"{value!r} is not one of {list(dim.choices)}", where)
+        return value
+    if not is_number(value):
+        raise ParamError(dim.name, f"expected a number, got {type(value).__name__} {value!r}", where)
+    value = float(value)
+    if not math.isfinite(value):
+        raise ParamError(dim.name, f"must be finite, got {value}", where)
+    lo = dim.low if low is None else low
+    hi = dim.high if high is None else high
+    if dim.is_limit and allow_beyond_limits and low is None:
+        return value
+    if not lo <= value <= hi:
+        limit = " (joint limit; set allow_beyond_limits to go past it)" if dim.is_limit and low is None else ""
+        raise ParamError(dim.name, f"{value:g} is outside [{lo:g}, {hi:g}]{dim.unit and ' ' + dim.unit}{limit}", where)
+    return value

@@ -144,19 +144,27 @@ def generate(scene: Path = typer.Option(..., help="Scene YAML (scenes/studio.yam
              dp_points: int = typer.Option(100, help="DensePose points sampled per person."),
              from_regions: Optional[Path] = typer.Option(None, "--from-regions",
                                                         help="An examiner failures.json: draw samples inside its "
-                                                        "regions (other params from the scene).")):
+                                                        "regions (other params from the scene)."),
+             derived: bool = typer.Option(False, "--derived", help="Draw inside the --from-regions map's modes in "
+                                          "derived factors (what the image shows), redrawing until the image "
+                                          "shows the mode.")):
     """Render a sharded, resumable, deterministic dataset in COCO / DensePose-COCO formats."""
     from synthgen.dataset.generate import generate as run
 
     progress = _Progress()
     with progress.bar:
-        summary = run(scene, n, out, seed, workers, ray, size, format, shard_size, dp_points, progress, from_regions)
+        summary = run(scene, n, out, seed, workers, ray, size, format, shard_size, dp_points, progress, from_regions,
+                      derived)
     table = Table(title=f"dataset {summary.out}", show_header=False)
     table.add_row("samples", str(summary.n))
     table.add_row("shards", f"{summary.shards} ({summary.kept} kept from an earlier run)")
     table.add_row("annotations", str(summary.annotations))
     table.add_row("rendered now", f"{summary.rendered} in {summary.seconds:.1f} s "
                   f"({summary.rate:.2f} samples/s, {summary.backend})")
+    if summary.probe:
+        table.add_row("acceptance (probe)", ", ".join(f"mode {k}: {a}/{d}" for k, (a, d) in summary.probe.items()))
+    if summary.acceptance is not None:
+        table.add_row("acceptance", f"{100 * summary.acceptance:.1f}% ({summary.rendered} of {summary.draws} draws)")
     table.add_row("formats", format)
     table.add_row("COCO file", str(summary.out / "coco.json") if (summary.out / "coco.json").exists() else "-")
     console.print(table)
@@ -195,7 +203,7 @@ def pose_check(pose: Optional[str] = typer.Option(None, help="A library pose nam
     from synthgen.body import get_body_model
     from synthgen.body.plausibility import plausibility
     from synthgen.catalog import lookup
-    from synthgen.space import check_value
+    from synthgen.catalog import check_value
 
     p = _params_from(pose, params)
     for k, v in p.items():
@@ -234,32 +242,37 @@ def pose_import(source: Path = typer.Argument(..., help="AMASS-style .npz or a .
 
 
 @space_app.command("check")
-def space_check(file: Path = typer.Argument(..., help="A parameter-space YAML file.")):
-    """Validate a parameter space or scene file and list its dimensions."""
+def space_check(file: Path = typer.Argument(..., help="A scene, parameter-space or search-space YAML file.")):
+    """Validate a scene or search-space file (one vocabulary: a search space is a scene plus
+    ``search:`` and ``failure:``, which ``examiner search`` reads) and list its dimensions."""
     from synthgen.catalog import Categorical
     from synthgen.scene import SceneConfig
 
-    space = SceneConfig.from_yaml(file).space
-    table = Table("name", "range", "default", title=f"{file}: {len(space)} searched dims, {len(space.fixed)} fixed")
+    config = SceneConfig.from_yaml(file)
+    space, searched, rule = config.space, None, None
+    if config.extra:  # the examiner's sections: checked by the examiner's own reader
+        from examiner.search_space import SearchSpace
+
+        search = SearchSpace.from_yaml(file)
+        searched, rule = set(search.names), search.rule
+    title = f"{file}: {len(space)} dims, {len(space.fixed)} fixed"
+    if searched is not None:
+        title += f"; examiner searches {len(searched)} (the others held at their defaults)"
+    table = Table("name", "range", "default", *(["searched"] if searched is not None else []), title=title)
     for d in space.dims:
         rng = ", ".join(map(str, d.choices)) if isinstance(d, Categorical) else f"{d.low:g} .. {d.high:g} {d.unit}"
-        table.add_row(d.name, rng, str(d.default))
+        table.add_row(d.name, rng, str(d.default), *(["yes" if d.name in searched else ""] if searched else []))
     console.print(table)
-
-
-def _optional_ray_address(argv: list[str]) -> list[str]:
-    """``--ray`` may stand alone (a local Ray instance) or take an ADDRESS."""
-    out = list(argv)
-    for i, a in enumerate(out):
-        if a == "--ray" and (i + 1 == len(out) or out[i + 1].startswith("-")):
-            out[i] = "--ray=local"
-    return out
+    if rule is not None:
+        console.print(f"failure: {rule.metric} below {rule.threshold:g}" + (" or no person found" if rule.on_miss else ""))
 
 
 def main() -> None:
     from synthgen.errors import run_cli
 
-    run_cli(app, _optional_ray_address(sys.argv[1:]))
+    from synthgen.workers import optional_ray_address
+
+    run_cli(app, optional_ray_address(sys.argv[1:]))
 
 
 if __name__ == "__main__":

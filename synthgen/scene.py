@@ -15,6 +15,9 @@ from synthgen.render import textures
 from synthgen.space import ParamSpace
 
 _SCENE_KEYS = ("image", "body", "background_folder")
+#: the sections of a search-space file that the examiner reads: one vocabulary, so every scene
+#: reader accepts a search-space file (and keeps these in ``extra``, unread)
+SEARCH_KEYS = ("search", "failure")
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,11 @@ class SceneConfig:
             folder = str((Path(path).parent / folder).resolve())
             if not Path(folder).is_dir():
                 raise ParamError("background_folder", f"no such folder: {folder}", where("background_folder"))
-        rest = {k: v for k, v in data.items() if k not in _SCENE_KEYS + tuple(extra)}
-        space = ParamSpace.from_dict(rest, str(path), lines)
+        extra = tuple(dict.fromkeys((*extra, *SEARCH_KEYS)))
+        rest = {k: v for k, v in data.items() if k not in _SCENE_KEYS + extra}
+        from synthgen.body.shape import SHAPE_PRIORS
+
+        space = ParamSpace.from_dict(rest, str(path), lines, SHAPE_PRIORS)
         kept = {k: (data[k], where(k)) for k in extra if k in data}
         return cls(space, dims["width"], dims["height"], body.get("backend", "anny"), body.get("models"),
                    folder, str(path), body.get("tailornet"), kept)

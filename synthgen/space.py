@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from synthgen.catalog import CATALOG, Categorical, Continuous, Dim, lookup
+from synthgen.catalog import CATALOG, Categorical, Continuous, Dim, check_value, is_number, lookup
 from synthgen.errors import ConfigError, ParamError
 
 _TOP_KEYS = ("dims", "fixed", "allow_beyond_limits", "shape_prior", "pose_set", "description")
@@ -35,32 +35,6 @@ class PoseSetPrior:
         return {"file": self.file, "weight": self.weight}
 
 
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-
-
-def check_value(dim: Dim, value, where: str | None = None, allow_beyond_limits: bool = False,
-                low: float | None = None, high: float | None = None):
-    """Validate one value for ``dim``; returns it as float (continuous) or as given."""
-    if isinstance(dim, Categorical):
-        if value not in dim.choices:
-            raise ParamError(dim.name, f"{value!r} is not one of {list(dim.choices)}", where)
-        return value
-    if not _is_number(value):
-        raise ParamError(dim.name, f"expected a number, got {type(value).__name__} {value!r}", where)
-    value = float(value)
-    if not math.isfinite(value):
-        raise ParamError(dim.name, f"must be finite, got {value}", where)
-    lo = dim.low if low is None else low
-    hi = dim.high if high is None else high
-    if dim.is_limit and allow_beyond_limits and low is None:
-        return value
-    if not lo <= value <= hi:
-        limit = " (joint limit; set allow_beyond_limits to go past it)" if dim.is_limit and low is None else ""
-        raise ParamError(dim.name, f"{value:g} is outside [{lo:g}, {hi:g}]{dim.unit and ' ' + dim.unit}{limit}", where)
-    return value
-
-
 @dataclass(frozen=True)
 class ParamSpace:
     dims: tuple[Dim, ...]
@@ -72,6 +46,10 @@ class ParamSpace:
     #: dim's bounds) or ("weights", (w per choice)); vectors and search ignore them
     priors: Mapping[str, tuple] = field(default_factory=dict)
     pose_set: PoseSetPrior | None = None
+    #: draws the shape prior: (seed, n) -> n dicts of shape.* values. Given by whoever loads
+    #: the space (``SceneConfig`` gives Anny's population model), so that the vocabulary does
+    #: not import the bodies
+    shape_sampler: Callable[[int, int], list[dict]] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         names = [d.name for d in self.dims]
@@ -97,7 +75,9 @@ class ParamSpace:
         return cls(tuple(lookup(n) for n in names), **kwargs)
 
     @classmethod
-    def from_dict(cls, data: Mapping, source: str = "<dict>", lines: Mapping[tuple, int] | None = None) -> "ParamSpace":
+    def from_dict(cls, data: Mapping, source: str = "<dict>", lines: Mapping[tuple, int] | None = None,
+                  shape_samplers: Mapping[str, Callable] | None = None) -> "ParamSpace":
+        """``shape_samplers``: {prior name: sampler} for a ``shape_prior:`` the data names."""
         lines = lines or {}
 
         def at(*keypath) -> str:
@@ -129,14 +109,15 @@ class ParamSpace:
         pose_set = None
         if data.get("pose_set") is not None:
             pose_set = _pose_set_from_spec(data["pose_set"], source, at("pose_set"))
-        return cls(tuple(dims), dict(fixed), allow, data.get("shape_prior"), priors, pose_set)
+        prior = data.get("shape_prior")
+        return cls(tuple(dims), dict(fixed), allow, prior, priors, pose_set, (shape_samplers or {}).get(prior))
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> "ParamSpace":
+    def from_yaml(cls, path: str | Path, shape_samplers: Mapping[str, Callable] | None = None) -> "ParamSpace":
         from synthgen.yamlio import load_yaml_with_lines
 
         data, lines = load_yaml_with_lines(path)
-        return cls.from_dict(data if data is not None else {}, str(path), lines)
+        return cls.from_dict(data if data is not None else {}, str(path), lines, shape_samplers)
 
     def to_dict(self) -> dict:
         dims = {}
@@ -261,10 +242,11 @@ class ParamSpace:
                     params.update(self.pose_set.poses[int(pose_rng.integers(len(self.pose_set.poses)))])
                     params["pose.preset"] = "none"
         shape_dims = [d for d in self.dims if d.name.startswith("shape.") and isinstance(d, Continuous)]
-        if self.shape_prior == "anny" and shape_dims:
-            from synthgen.body.shape import sample_anny_shapes
-
-            shapes = sample_anny_shapes(int(rng.integers(2**31)), count)
+        if self.shape_prior and shape_dims:
+            if self.shape_sampler is None:
+                raise ConfigError("shape_prior", f"'{self.shape_prior}' has no sampler here: load the space "
+                                                 "as a scene (SceneConfig), which gives it")
+            shapes = self.shape_sampler(int(rng.integers(2**31)), count)
             for params, shape in zip(out, shapes):
                 for d in shape_dims:
                     if d.name in shape:
@@ -309,7 +291,7 @@ def _dim_from_spec(name, spec, where: str, allow_beyond_limits: bool) -> tuple[D
         prior = None
         if "weights" in spec:
             w = spec["weights"]
-            if (not isinstance(w, (list, tuple)) or len(w) != len(choices) or not all(_is_number(x) for x in w)
+            if (not isinstance(w, (list, tuple)) or len(w) != len(choices) or not all(is_number(x) for x in w)
                     or any(x < 0 for x in w) or sum(w) <= 0 or not all(math.isfinite(x) for x in w)):
                 raise ParamError(name, f"weights must be {len(choices)} non-negative numbers (one per choice) "
                                  f"with a positive sum, got {w!r}", where)
@@ -328,7 +310,7 @@ def _dim_from_spec(name, spec, where: str, allow_beyond_limits: bool) -> tuple[D
     prior = None
     if dist == "normal":
         mean, std = spec.get("mean", (low + high) / 2), spec.get("std")
-        if not _is_number(std) or not math.isfinite(std) or std <= 0:
+        if not is_number(std) or not math.isfinite(std) or std <= 0:
             raise ParamError(name, f"a normal dist needs a positive std, got {std!r}", where)
         mean = check_value(base, mean, where, allow_beyond_limits, low, high)
         prior = ("normal", mean, float(std))
@@ -340,14 +322,14 @@ def _dim_from_spec(name, spec, where: str, allow_beyond_limits: bool) -> tuple[D
 
 
 def _pose_set_from_spec(spec, source: str, where: str) -> PoseSetPrior:
-    from synthgen.body.pose_library import load_pose_file
+    from synthgen.pose_files import load_pose_file
 
     if isinstance(spec, str):
         spec = {"file": spec}
     if not isinstance(spec, Mapping) or "file" not in spec or set(spec) - {"file", "weight"}:
         raise ParamError("pose_set", "expected {file: POSES.yaml, weight: 0..1}", where)
     weight = spec.get("weight", 1.0)
-    if not _is_number(weight) or not 0.0 < weight <= 1.0:
+    if not is_number(weight) or not 0.0 < weight <= 1.0:
         raise ParamError("pose_set.weight", f"expected a probability in (0, 1], got {weight!r}", where)
     path = Path(source).parent / str(spec["file"])
     if not path.is_file():

@@ -58,7 +58,7 @@ def test_part_labels_and_uv(body):
 
 def test_batch_of_64(body):
     from synthgen.space import ParamSpace
-    from synthgen.body.pose import pose_param_names
+    from synthgen.body.joint_limits import pose_param_names
 
     batch = ParamSpace.of(pose_param_names()).sample(0, n=64)
     out = body(batch)

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -20,6 +21,27 @@ def test_space_check_ok_and_bad(tmp_path):
     assert f"{bad}:3" in r.stderr and "pose.left_knee.flex" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_space_check_reads_every_scene_and_search_file(tmp_path):
+    from synthgen.cli import app
+    from typer.testing import CliRunner
+
+    scenes = sorted((Path(__file__).resolve().parents[1] / "scenes").glob("*.yaml"))
+    searches = [f for f in scenes if "\nsearch:" in f.read_text()]
+    assert len(scenes) >= 8 and len(searches) >= 3
+    runner = CliRunner()
+    for f in scenes:
+        r = runner.invoke(app, ["space", "check", str(f)])
+        assert r.exit_code == 0, (f, r.output)
+        assert ("failure: oks below" in r.output) == (f in searches), f
+    # no two presets whose names differ only in word order
+    words = [tuple(sorted(f.stem.split("_"))) for f in scenes]
+    assert len(set(words)) == len(words)
+    bad = tmp_path / "search.yaml"
+    bad.write_text("dims:\n  camera.yaw: [-30, 30]\nsearch: [camera.pich]\n")
+    r = run("space", "check", str(bad))
+    assert r.returncode == 2 and "search" in r.stderr and "camera.pich" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_pose_commands(tmp_path):
     r = run("pose", "list")
     assert r.returncode == 0 and "squat" in r.stdout
@@ -34,7 +56,7 @@ def test_pose_commands(tmp_path):
 
 
 def test_pose_import_writes_a_library_file(tmp_path):
-    from synthgen.body.pose_library import load_pose_file
+    from synthgen.pose_files import load_pose_file
 
     np.savez(tmp_path / "clip.npz", poses=np.random.default_rng(0).normal(scale=0.2, size=(6, 72)))
     out = tmp_path / "clip_poses.yaml"

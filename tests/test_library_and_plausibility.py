@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from synthgen.body.plausibility import plausibility
-from synthgen.body.pose_library import get_pose, load_pose_file, pose_library
+from synthgen.body.pose_library import get_pose, pose_library
+from synthgen.pose_files import load_pose_file
 from synthgen.errors import ParamError
 
 

@@ -90,7 +90,7 @@ def test_global_orientation(body):
 
 def test_same_names_same_limb_directions_on_both_backends(anny_body, smpl_body):
     from synthgen.space import ParamSpace
-    from synthgen.body.pose import pose_param_names
+    from synthgen.body.joint_limits import pose_param_names
 
     space = ParamSpace.of(pose_param_names())
     batch = space.sample(11, n=24)

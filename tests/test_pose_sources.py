@@ -3,7 +3,8 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
-from synthgen.body.pose import anatomical_rotations, angles_from_params, neutral_corrections, pose_param_names
+from synthgen.body.joint_limits import pose_param_names
+from synthgen.body.pose import anatomical_rotations, angles_from_params, neutral_corrections
 from synthgen.body.pose_sources import ZUP_TO_YUP, load_amass, load_bvh
 from synthgen.body.skeleton import SMPL_JOINTS, SMPL_PARENTS
 from synthgen.body.smpl_synthetic import t_pose_joints

@@ -184,3 +184,51 @@ def test_repeats_within_a_batch_are_free_so_the_budget_is_spent_exactly(toy):
     with pytest.raises(BudgetExhausted):
         ctx2.evaluate_vectors([np.array([0.9, 0.9]), np.array([-0.9, 0.9]), a])
     assert ctx2.used == 2 and len(ctx2.history) == 5
+
+
+@pytest.mark.parametrize("strategy", ["bo", "tpe"])
+def test_model_based_baselines_are_deterministic_for_a_seed(toy, tmp_path, strategy):
+    (tmp_path / "direct.yaml").write_text(PLANTED + "score: direct\n")  # errors from the parameters: no body to pose
+    model = f"planted:{tmp_path / 'direct.yaml'}"
+    runs = {name: run_search(model, toy / "space.yaml", strategy, budget, tmp_path / name, seed=seed, tensorboard=False)
+            for name, seed, budget in (("a", 2, 90), ("b", 2, 90), ("c", 3, 30))}
+    assert [r["queries_used"] for r in runs.values()] == [90, 90, 30]
+
+    def points(name):
+        return [json.loads(line)["x"] for line in (tmp_path / name / "queries.jsonl").read_text().splitlines()]
+
+    assert (tmp_path / "a" / "failures.json").read_bytes() == (tmp_path / "b" / "failures.json").read_bytes()
+    assert points("a") == points("b") and points("a")[:30] != points("c")  # the seed, and only the seed, decides
+
+
+def test_model_based_baselines_penalize_known_regions_and_waste_no_query(toy):
+    from examiner.evaluate import Evaluator
+    from examiner.models import load_model
+    from examiner.search.bayesopt import BayesOpt
+    from examiner.search.context import KNOWN_MARGIN, SearchContext
+    from examiner.search.proposer import known_mask, observations
+    from examiner.search.tpe import TpeSearch
+
+    ctx = SearchContext(Evaluator(load_model(f"planted:{toy / 'planted.yaml'}"), SearchSpace.from_yaml(toy / "space.yaml")),
+                        budget=100, seed=0)
+    ctx.draw_base_sample(24)
+    ctx.registry.add(Region([-1.0, -1.0], [0.0, 0.0]))
+    X, value = observations(ctx, known_penalty=0.5)
+    inside = (X <= KNOWN_MARGIN).all(1)
+    assert inside.any() and (~inside).any() and (known_mask(ctx, X) == inside).all()
+    np.testing.assert_allclose(value, [q.error for _, q in ctx.history] - 0.5 * inside)
+
+    bo = BayesOpt()
+    bo.start(ctx)
+    queried = X[~inside][0]
+    batch = np.array([[-0.5, -0.5], [0.5, 0.5], queried, [0.5, 0.5]])  # known, new, queried, repeat of row 1
+    kept = bo._without_waste(ctx, batch.copy())
+    assert (kept[1] == batch[1]).all() and not (kept[[0, 2, 3]] == batch[[0, 2, 3]]).all(1).any()
+    assert not known_mask(ctx, kept).any() and all(ctx.evaluator.new_queries(kept))
+    for strategy in (bo, TpeSearch()):  # proposals are a (q, D) batch in the box; proposing queries nothing
+        strategy.start(ctx)
+        used = ctx.used
+        proposed = strategy.propose(ctx)
+        assert proposed.shape == (strategy.config.batch, 2) and (np.abs(proposed) <= 1.0).all() and ctx.used == used
+    told = [t.value for t in strategy._study.trials if t.value is not None]  # tpe's study holds the penalized history
+    np.testing.assert_allclose(told, value)

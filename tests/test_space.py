@@ -133,7 +133,10 @@ def test_beyond_limits_only_when_allowed(tmp_path):
 
 
 def test_anny_shape_prior_is_seeded_and_in_range():
-    space = ParamSpace.of(["shape.height", "shape.weight", "camera.yaw"], shape_prior="anny")
+    from synthgen.body.shape import sample_anny_shapes
+
+    space = ParamSpace.of(["shape.height", "shape.weight", "camera.yaw"], shape_prior="anny",
+                          shape_sampler=sample_anny_shapes)
     a, b = space.sample(3, n=8), space.sample(3, n=8)
     assert a == b
     heights = [p["shape.height"] for p in a]

@@ -225,7 +225,7 @@ def test_garments_follow_the_pose(smpl_body, wardrobe):
     """Each garment vertex keeps its distance to its body anchor vertex (the synthetic body's
     long capsule edges put some anchors 20 cm away already at rest) and stays on the posed
     body surface it was cut from."""
-    from synthgen.body.pose import pose_param_names
+    from synthgen.body.joint_limits import pose_param_names
     from synthgen.body.pose_library import get_pose
     from synthgen.space import ParamSpace
 

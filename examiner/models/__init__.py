@@ -4,14 +4,18 @@
 - ``torch:PATH``: the project's trainable heatmap baseline (``examiner train-baseline``);
 - ``onnx:PATH``: an ONNX keypoint model with a declared input/output spec (``PATH.json``);
 - ``python:module:function``: a user's callable;
-- ``planted:FILE.yaml``: ground truth except inside hidden failure regions (benchmarks)."""
+- ``planted:FILE.yaml``: ground truth except inside hidden failure regions (benchmarks).
+
+``load_trainable`` loads a model ``examiner finetune`` can train (``torch:`` or ``python:``; the
+contract is in ``examiner/models/trainable.py``)."""
 
 from __future__ import annotations
 
 from examiner.models.base import ModelOutputError, ModelUnderTest, Prediction, SampleInfo
 from synthgen.errors import ParamError
 
-__all__ = ["ModelOutputError", "ModelUnderTest", "Prediction", "SampleInfo", "load_model", "SPEC_HELP"]
+__all__ = ["ModelOutputError", "ModelUnderTest", "Prediction", "SampleInfo", "load_model", "load_trainable",
+           "SPEC_HELP"]
 
 SPEC_HELP = "mediapipe | torch:PATH | onnx:PATH | python:module:function | planted:FILE.yaml"
 
@@ -40,3 +44,42 @@ def load_model(spec: str) -> ModelUnderTest:
 
         return PlantedModel.from_yaml(rest)
     raise ParamError("--model", f"unknown model spec {spec!r} (expected {SPEC_HELP})")
+
+
+def load_trainable(spec: str):
+    """The model of ``--model``: ``torch:PATH`` (the baseline) or ``python:module:name``."""
+    import importlib
+
+    from examiner.models.trainable import is_trainable
+
+    kind, _, rest = spec.partition(":")
+    if kind == "torch" and rest:
+        from examiner.models.baseline import TorchBaseline
+
+        return TorchBaseline.load(rest)
+    if kind != "python" or not rest:
+        raise ParamError("--model", f"fine-tuning needs torch:CHECKPOINT or python:module:name (a model with "
+                                    f"predict and train_step), got {spec!r}")
+    module, _, name = rest.rpartition(":")
+    if not module or not name:
+        raise ParamError("--model", f"expected python:module:name, got {spec!r}")
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as e:
+        raise ParamError("--model", f"cannot import module {module!r} ({e})") from None
+    obj = getattr(mod, name, None)
+    if obj is None:
+        raise ParamError("--model", f"{module} has no {name!r}")
+    if isinstance(obj, type) or not is_trainable(obj):
+        if not callable(obj):
+            raise ParamError("--model", f"{module}.{name} is neither a trainable model nor a factory of one")
+        try:
+            obj = obj()
+        except TypeError as e:
+            raise ParamError("--model", f"{module}.{name}() must build the model with no arguments ({e})") from None
+    if not is_trainable(obj):
+        raise ParamError("--model", f"{module}.{name} gives a {type(obj).__name__} without callable predict and "
+                                    "train_step (see examiner/models/trainable.py)")
+    if not getattr(obj, "name", None) or getattr(obj, "name") == "model":
+        obj.name = spec
+    return obj

@@ -24,6 +24,8 @@ class SampleInfo:
     visibility: np.ndarray  # (17,) 0 outside / 1 occluded / 2 visible
     bbox: np.ndarray  # [x, y, w, h]
     seed: int = 0
+    #: what the image shows (``synthgen.derived``: person height in pixels, occlusion, ...)
+    derived: dict | None = None
 
 
 @dataclass
@@ -86,6 +88,9 @@ class ModelUnderTest(abc.ABC):
     needs_image: bool = True
     #: True if ``joints3d`` is returned (MPJPE / PA-MPJPE are then measured)
     has_3d: bool = False
+    #: True if an image's prediction depends on that image alone (not on the rest of the batch,
+    #: nor on the process): a search's worker processes may then each hold a copy and predict
+    per_image: bool = False
 
     @abc.abstractmethod
     def predict(self, images: np.ndarray, infos: list[SampleInfo] | None = None) -> Prediction:

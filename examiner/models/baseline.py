@@ -32,20 +32,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from examiner.dataset_eval import evaluate_pck  # noqa: F401 (train-baseline's report)
 from examiner.models.base import N_KEYPOINTS, ModelUnderTest, Prediction
 from examiner.models.keypoint_geometry import (
     Letterbox, decode_heatmaps, gaussian_targets, heatmap_loss, heatmap_to_input, letterbox, visibility_weights,
 )
 from examiner.models.training_data import (
-    AugmentConfig, KeypointDataset, colour_jitter, flip_labels, load_image, read_coco, sample_augmentation, warp,
+    AugmentConfig, KeypointDataset, colour_jitter, flip_labels, sample_augmentation, warp,
 )
+from synthgen.dataset.identity import SampleRange
 from synthgen.errors import ModelFileError, ParamError
 
 CHECKPOINT_KIND = "pose-examiner-baseline"
 CHECKPOINT_VERSION = 1
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-PCK_THRESHOLDS = (0.05, 0.1, 0.2)
 
 
 # --- architecture ---------------------------------------------------------------------------------
@@ -166,6 +167,10 @@ class TorchBaseline(ModelUnderTest):
         self.name = name
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler = None
+        self.anchor: tuple[float, dict[str, torch.Tensor]] | None = None  # (weight, start) of L2-SP
+        self.train_augment: AugmentConfig | None = None  # train_step's default augmentation
+        self.freeze_norm = False  # batch-norm running statistics are not updated by training steps
+        self.train_rng: np.random.Generator | None = None
 
     # -- persistence --
     @classmethod
@@ -241,12 +246,16 @@ class TorchBaseline(ModelUnderTest):
 
     # -- training --
     def configure_training(self, lr: float = 1e-4, weight_decay: float = 1e-4, steps: int | None = None,
-                           warmup: int = 0) -> None:
-        """A fresh AdamW optimiser (and, with ``steps``, a linear warm-up + cosine schedule)."""
-        decay = [p for n, p in self.net.named_parameters() if p.ndim > 1]
-        no_decay = [p for n, p in self.net.named_parameters() if p.ndim <= 1]
-        self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                                            {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+                           warmup: int = 0, encoder_lr_scale: float = 1.0) -> None:
+        """A fresh AdamW optimiser (and, with ``steps``, a linear warm-up + cosine schedule); the
+        encoder (stem and stages) learns at ``encoder_lr_scale`` times ``lr``."""
+        groups = []
+        for encoder in (True, False):
+            named = [(n, p) for n, p in self.net.named_parameters() if n.startswith(("stem.", "stages.")) == encoder]
+            scale = encoder_lr_scale if encoder else 1.0
+            groups += [{"params": [p for _, p in named if p.ndim > 1], "weight_decay": weight_decay, "lr": lr * scale},
+                       {"params": [p for _, p in named if p.ndim <= 1], "weight_decay": 0.0, "lr": lr * scale}]
+        self.optimizer = torch.optim.AdamW(groups, lr=lr)
         self.scheduler = None
         if steps:
             def factor(step: int) -> float:
@@ -257,14 +266,39 @@ class TorchBaseline(ModelUnderTest):
 
             self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
 
+    def configure_finetune(self, settings) -> None:
+        """The fine-tuning hook (examiner/models/trainable.py): optimiser and schedule, encoder
+        learning rate, L2-SP towards the current weights, frozen batch-norm statistics, and
+        ``train``'s augmentation, seeded."""
+        self.configure_training(settings.lr, steps=settings.steps, warmup=settings.warmup_steps,
+                                encoder_lr_scale=settings.encoder_lr_scale)
+        self.anchor = None
+        if settings.anchor_weight > 0:
+            self.anchor = (settings.anchor_weight, {n: p.detach().clone() for n, p in self.net.named_parameters()})
+        self.train_augment, self.train_rng = AugmentConfig(), np.random.default_rng(settings.seed)
+        self.freeze_norm = settings.freeze_norm_stats
+        torch.manual_seed(settings.seed)
+
+    def state_dict(self) -> dict:
+        return self.net.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.net.load_state_dict(state)
+
     def step_tensors(self, x01: torch.Tensor, keypoints: torch.Tensor, visibility: torch.Tensor) -> float:
         """One optimiser step on images (B, 3, S, S) in [0, 1] with keypoints in input pixels."""
         if self.optimizer is None:
             self.configure_training()
         self.net.train()
+        for m in self.net.modules() if self.freeze_norm else ():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()  # normalizes with, and keeps, the starting model's statistics
         target, w = gaussian_targets(keypoints.float(), visibility_weights(visibility), self.config.input_size,
                                      self.config.stride, self.config.sigma)
         loss = heatmap_loss(self.net(self._norm01(x01)), target, w)
+        if self.anchor is not None:
+            weight, start = self.anchor
+            loss = loss + 0.5 * weight * sum(((p - start[n]) ** 2).sum() for n, p in self.net.named_parameters())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -277,8 +311,11 @@ class TorchBaseline(ModelUnderTest):
                    augment: AugmentConfig | None = None) -> float:
         """One training step on a batch as ``predict`` sees it: ``images`` (B, H, W, 3) uint8,
         ``keypoints`` (B, 17, 2) pixels of those images, ``visibility`` (B, 17) (0 = unsupervised).
-        With ``augment`` (and ``rng``) the batch is augmented like ``train``'s. Returns the loss.
-        The optimiser is made on first use (AdamW, lr 1e-4) unless ``configure_training`` ran."""
+        With ``augment`` (and ``rng``) the batch is augmented like ``train``'s; so it is by default
+        after ``configure_finetune``. Returns the loss. The optimiser is made on first use (AdamW,
+        lr 1e-4) unless ``configure_training`` or ``configure_finetune`` ran."""
+        augment = augment if augment is not None else self.train_augment
+        rng = rng if rng is not None else self.train_rng
         s = self.config.input_size
         pixels, lb = letterbox(images, s, s)
         x = torch.from_numpy(pixels).permute(0, 3, 1, 2) / 255.0
@@ -320,15 +357,17 @@ def train(model: TorchBaseline, datasets: list[Path] | KeypointDataset, steps: i
           weight_decay: float = 1e-4, warmup: int = 50, augment: AugmentConfig | None = None) -> dict:
     """Train ``model`` on synthgen dataset folders; deterministic for a seed (same thread count).
     Returns (and stores in ``model.summary['train']``) a summary of the run."""
+    from examiner.models.trainable import record_training, trained_ranges
+
+    earlier = trained_ranges(model) or []  # a model trained again keeps its earlier record
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
     ds = datasets if isinstance(datasets, KeypointDataset) else KeypointDataset(
         datasets, model.config.input_size, augment)
-    load_s = time.perf_counter() - t0
     if log:
-        log(f"loaded {len(ds)} people in {load_s:.1f} s; training {model.n_params() / 1e6:.2f} M parameters "
-            f"for {steps} steps of {batch_size}")
+        log(f"loaded {len(ds)} people in {time.perf_counter() - t0:.1f} s; training "
+            f"{model.n_params() / 1e6:.2f} M parameters for {steps} steps of {batch_size}")
     model.configure_training(lr, weight_decay, steps, min(warmup, max(1, steps // 10)))
     order, pos = rng.permutation(len(ds)), 0
     losses, window = [], []
@@ -345,9 +384,8 @@ def train(model: TorchBaseline, datasets: list[Path] | KeypointDataset, steps: i
         if log and ((step + 1) % log_every == 0 or step + 1 == steps):
             el = time.perf_counter() - t1
             eta = el / (step + 1) * (steps - step - 1)
-            lr_now = model.optimizer.param_groups[0]["lr"]
-            log(f"step {step + 1:5d}/{steps}  loss {np.mean(window):.4f}  lr {lr_now:.2e}"
-                f"  {el / (step + 1):.2f} s/step  eta {eta / 60:.1f} min")
+            log(f"step {step + 1:5d}/{steps}  loss {np.mean(window):.4f}  "
+                f"lr {model.optimizer.param_groups[0]['lr']:.2e}  {el / (step + 1):.2f} s/step  eta {eta / 60:.1f} min")
             window = []
     model.net.eval()
     tail = losses[-max(1, min(50, len(losses) // 5)):]
@@ -356,36 +394,6 @@ def train(model: TorchBaseline, datasets: list[Path] | KeypointDataset, steps: i
                "seed": seed, "augment": ds.augment.to_dict(), "final_loss": float(np.mean(tail)) if tail else None,
                "seconds": round(time.perf_counter() - t0, 1), "threads": torch.get_num_threads()}
     model.summary["train"] = summary
+    new = [SampleRange.of_folder(d, f"training set {d}") for d in ds.folders]
+    record_training(model, earlier + [r for r in new if r is not None and r not in earlier])
     return summary
-
-
-def evaluate_pck(model: ModelUnderTest, dataset_dir: Path, batch_size: int = 64,
-                 thresholds: tuple[float, ...] = PCK_THRESHOLDS) -> dict:
-    """PCK@t (distance at most t x max(bbox w, h), as examiner.metrics), pooled over keypoints with
-    v > 0, and the mean per-joint pixel error, on one synthgen dataset folder. A person the model
-    misses counts as wrong."""
-    from synthgen.body.skeleton import COCO_KEYPOINTS
-
-    records = read_coco(Path(dataset_dir))
-    dists, norms, viss = [], [], []
-    for i in range(0, len(records), batch_size):
-        chunk = records[i:i + batch_size]
-        images = np.stack([load_image(r["file"]) for r in chunk])
-        pred = model.predict(images).check(len(chunk), images.shape[1], images.shape[2])
-        for r, kp, det in zip(chunk, pred.keypoints, pred.detected):
-            d = np.linalg.norm(kp - r["keypoints"], axis=-1) if det else np.full(N_KEYPOINTS, np.inf)
-            dists.append(d)
-            norms.append(max(r["bbox"][2], r["bbox"][3], 1.0))
-            viss.append(r["visibility"])
-    d, nrm, v = np.array(dists), np.array(norms)[:, None], np.array(viss) > 0
-    out = {"images": len(records), "keypoints": int(v.sum())}
-    for t in thresholds:
-        out[f"pck@{t:g}"] = float((d[v] <= t * np.broadcast_to(nrm, d.shape)[v]).mean()) if v.any() else float("nan")
-    finite = np.isfinite(d) & v
-    out["mean_error_px"] = float(d[finite].mean()) if finite.any() else float("nan")
-    out["detected"] = float(np.isfinite(d[:, 0]).mean()) if len(d) else float("nan")
-    out["per_joint_error_px"] = {name: float(d[:, j][finite[:, j]].mean()) if finite[:, j].any() else float("nan")
-                                 for j, name in enumerate(COCO_KEYPOINTS)}
-    out["per_joint_pck@0.1"] = {name: float((d[:, j][v[:, j]] <= 0.1 * nrm[v[:, j], 0]).mean()) if v[:, j].any()
-                                else float("nan") for j, name in enumerate(COCO_KEYPOINTS)}
-    return out

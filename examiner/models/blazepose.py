@@ -26,6 +26,7 @@ COCO_FROM_BLAZEPOSE = np.array([BLAZEPOSE_OF_COCO[k] for k in COCO_KEYPOINTS])
 
 class BlazePose(ModelUnderTest):
     has_3d = True
+    per_image = True  # static-image mode: one image at a time, no tracking between images
 
     def __init__(self, model_complexity: int = 1, min_detection_confidence: float = 0.5):
         os.environ.setdefault("GLOG_minloglevel", "2")

@@ -29,6 +29,11 @@ that fade out around each mode, and sporadic failures everywhere:
         oblique: {camera.distance: [2, 8], light.key_intensity: [10, 0.2]}
         above: 1.3           # fails where the positions of the values along [from, to] sum above this
 
+A mode may also be planted on what the image shows (``synthgen.derived``'s factors, e.g.
+``bounds: {person_height_px: [0, 60]}``): the model then reads the factors the evaluator
+derives for each sample (the geometric ones: it renders no pixels); with ``falloff`` such a
+factor needs its scale in ``ranges``, and ``score: direct`` cannot use them.
+
 It reads only the SampleInfo (parameters and ground truth), so the evaluator does not need to
 render pixels for it (with ``score: direct`` not even the body). Whether a point fails is drawn
 from a hash of its parameters: the output for a parameter dict is deterministic."""
@@ -45,6 +50,7 @@ import numpy as np
 from examiner.models.base import ModelUnderTest, Prediction
 from synthgen.body.skeleton import COCO_KEYPOINTS
 from synthgen.catalog import Continuous, lookup
+from synthgen.derived import FACTORS as DERIVED
 from synthgen.errors import ConfigError, ParamError
 
 EFFECTS = ("drop", "swap", "jitter")
@@ -77,10 +83,11 @@ class PlantedRegion:
         """How far ``params`` lie outside the mode, as a share of each dim's range (0 inside)."""
         d = 0.0
         for k, (lo, hi) in self.bounds.items():
-            v = float(params.get(k, lookup(k).default))
+            v = float(params[k] if k in params else lookup(k).default)
             d = max(d, max(lo - v, v - hi, 0.0) / _span(k, ranges))
         if self.oblique:
-            s = sum((float(params.get(k, lookup(k).default)) - a) / (b - a) for k, (a, b) in self.oblique.items())
+            s = sum((float(params[k] if k in params else lookup(k).default) - a) / (b - a)
+                    for k, (a, b) in self.oblique.items())
             d = max(d, max(self.above - s, 0.0) / len(self.oblique))
         return d
 
@@ -98,6 +105,8 @@ class PlantedRegion:
 def _span(name: str, ranges: dict | None) -> float:
     if ranges and name in ranges:
         lo, hi = ranges[name]
+    elif name in DERIVED:
+        return 1.0  # only containment asks (a falloff over a derived factor needs 'ranges')
     else:
         dim = lookup(name)
         lo, hi = dim.low, dim.high
@@ -161,8 +170,8 @@ class PlantedModel(ModelUnderTest):
                 pairs[key] = {}
                 for name, b in (r.get(key) or {}).items():
                     where = at("regions", i, key, name)
-                    dim = lookup(name, where)
-                    if not isinstance(dim, Continuous):
+                    dim = None if name in DERIVED else lookup(name, where)
+                    if dim is not None and not isinstance(dim, Continuous):
                         raise ParamError(name, "planted modes need a continuous parameter", where)
                     if (not isinstance(b, list) or len(b) != 2 or not all(isinstance(x, (int, float)) for x in b)
                             or (key == "bounds" and not b[0] < b[1]) or b[0] == b[1]):
@@ -193,10 +202,19 @@ class PlantedModel(ModelUnderTest):
             raise ParamError("score", f"{score!r} is not one of {', '.join(SCORES)}", at("score"))
         ranges = {}
         for name, b in (data.get("ranges") or {}).items():
-            lookup(name, at("ranges", name))
+            if name not in DERIVED:
+                lookup(name, at("ranges", name))
             if not isinstance(b, list) or len(b) != 2 or not all(isinstance(x, (int, float)) for x in b) or not b[0] < b[1]:
                 raise ParamError(name, f"ranges must be [low, high] with low < high, got {b!r}", at("ranges", name))
             ranges[name] = (float(b[0]), float(b[1]))
+        on_derived = sorted({n for r in regions for n in r.dims if n in DERIVED})
+        if on_derived and score == "direct":
+            raise ParamError("score", f"'direct' scores parameters alone, but a mode is planted on {on_derived[0]} "
+                                      "(a derived factor): use score: keypoints", at("score"))
+        unscaled = [n for n in on_derived if n not in ranges]
+        if unscaled and shape["falloff"] > 0:
+            raise ParamError(unscaled[0], "a derived factor needs its scale in 'ranges:' when falloff is set",
+                             at("ranges"))
         return cls(regions, float(noise), f"planted:{path.name}", ranges=ranges, score=score,
                    description=str(data.get("description", "")), **shape)
 
@@ -215,11 +233,15 @@ class PlantedModel(ModelUnderTest):
                 return r
         return None
 
-    def outcome(self, params: dict) -> tuple[PlantedRegion | str | None, float, np.random.Generator]:
+    def outcome(self, params: dict, derived: dict | None = None) -> tuple[PlantedRegion | str | None, float,
+                                                                           np.random.Generator]:
         """(the region it fails in, "background" for a sporadic failure, or None; its proximity
-        to a region; a generator seeded by the parameters for the rest of its noise)."""
+        to a region; a generator seeded by the parameters for the rest of its noise). Modes on
+        derived factors read ``derived``; the draws depend on the parameters alone (a derived
+        value's last bits may depend on how the body was batched)."""
         digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).digest()
         rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+        params = params | (derived or {})
         u = rng.random()
         region = self.region_of(params, u)
         if region is not None:
@@ -250,7 +272,7 @@ class PlantedModel(ModelUnderTest):
         scores = np.ones((B, 17))
         det = np.ones(B, dtype=bool)
         for b, info in enumerate(infos):
-            region, near, rng = self.outcome(info.params)
+            region, near, rng = self.outcome(info.params, info.derived)
             gt = np.asarray(info.keypoints2d, dtype=np.float64)
             size = max(float(info.bbox[2]), float(info.bbox[3]), 1.0)
             noise = self.noise + (self.edge_noise - self.noise) * near

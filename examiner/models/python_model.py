@@ -3,7 +3,9 @@
 The function takes ``images`` ((B, H, W, 3) uint8 RGB) and returns a Prediction, or an array
 (B, 17, 3) of x, y, score per COCO-17 keypoint (a row of NaN = no person), or a dict with
 ``keypoints`` (B, 17, 2), ``scores`` (B, 17) and optionally ``detected`` (B,) and
-``joints3d`` (B, 17, 3)."""
+``joints3d`` (B, 17, 3). A function that sets ``per_image = True`` on itself (its answer
+for an image depends on that image alone) is copied into ``examiner search --workers``'
+processes and predicts there."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ class PythonModel(ModelUnderTest):
         if not callable(self.fn):
             raise ParamError("--model", f"{module} has no callable {func!r}")
         self.name = f"python:{target}"
+        self.per_image = bool(getattr(self.fn, "per_image", False))
 
     def predict(self, images: np.ndarray, infos=None) -> Prediction:
         return to_prediction(self.fn(images), len(images))

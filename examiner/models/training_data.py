@@ -154,6 +154,7 @@ class KeypointDataset:
         folders = [folders] if isinstance(folders, (str, Path)) else list(folders)
         self.input_size = input_size
         self.augment = augment if augment is not None else AugmentConfig()
+        self.folders = [Path(f) for f in folders]
         self.records = [r for f in folders for r in read_coco(Path(f))]
         if not self.records:
             raise ParamError("--data", f"no annotated person in {', '.join(map(str, folders))}")

@@ -3,7 +3,7 @@ evaluator, one query budget and one region registry (``SearchContext``)."""
 
 from __future__ import annotations
 
-STRATEGIES = ("random", "cmaes", "poseexaminer", "marl")
+STRATEGIES = ("random", "cmaes", "poseexaminer", "bo", "tpe", "marl")
 
 
 def make_strategy(name: str, agents: int = 4, **kw):
@@ -15,6 +15,10 @@ def make_strategy(name: str, agents: int = 4, **kw):
         from examiner.search.cmaes import CmaEs as cls
     elif name == "poseexaminer":
         from examiner.search.poseexaminer import PoseExaminerSearch as cls
+    elif name == "bo":
+        from examiner.search.bayesopt import BayesOpt as cls
+    elif name == "tpe":
+        from examiner.search.tpe import TpeSearch as cls
     elif name == "marl":
         from examiner.search.marl import MarlSearch as cls
 

@@ -83,10 +83,10 @@ def drop_is_significant(k_in: int, n_in: int, k_out: int, n_out: int, z: float, 
 
 
 def best_interval(x: np.ndarray, y: np.ndarray, lo_edge: float = -1.0, hi_edge: float = 1.0,
-                  min_inside: int = 1) -> tuple[float, float]:
+                  min_inside: int = 1, min_rate: float = 0.0) -> tuple[float, float]:
     """The interval [a, b] of the axis whose points fail at one rate and the rest at a lower
     one, by maximum likelihood (cuts halfway between neighbouring points, or at the edges),
-    holding at least ``min_inside`` points."""
+    holding at least ``min_inside`` points that fail at ``min_rate`` or more."""
     order = np.argsort(x, kind="stable")
     xs, ys = x[order], y[order].astype(np.float64)
     n = len(xs)
@@ -101,9 +101,9 @@ def best_interval(x: np.ndarray, y: np.ndarray, lo_edge: float = -1.0, hi_edge: 
 
     i = np.arange(n + 1)[:, None]
     j = np.arange(n + 1)[None, :]
-    valid = j - i >= max(1, min(min_inside, n))
     k_in = csum[j] - csum[i]
     m_in = (j - i).astype(np.float64)
+    valid = (j - i >= max(1, min(min_inside, n))) & (k_in >= min_rate * m_in)
     k_out, m_out = total - k_in, n - m_in
     score = ll(k_in, m_in) + ll(k_out, m_out)
     higher = k_in / np.maximum(m_in, 1) > np.where(m_out > 0, k_out / np.maximum(m_out, 1), -1.0)

@@ -191,6 +191,10 @@ class SearchContext:
         """(X (n, D), failed (n,)) of the uniform base sample."""
         return self._select("uniform")[:2]
 
+    def uniform_queries(self) -> list[Query]:
+        """The queries of ``uniform()``, in its order."""
+        return [self.history[i][1] for i in self._select("uniform")[3]]
+
     def base_counts(self) -> tuple[int, int]:
         """(failures, graded queries) of the uniform base sample."""
         _, y = self.uniform()

@@ -9,12 +9,13 @@ import time
 from pathlib import Path
 
 from examiner.evaluate import Evaluator
+from examiner.query_pool import pool_for
 from examiner.search import make_strategy
 from examiner.search.context import BudgetExhausted, SearchContext, Validation, base_samples
 from examiner.search_space import SearchSpace
 from synthgen.catalog import Categorical
 from synthgen.dataset.files import json_bytes, sha256_file, write_atomic
-from synthgen.errors import SynthgenError
+from synthgen.errors import ParamError, SynthgenError
 
 RUN, QUERIES, FAILURES = "run.json", "queries.jsonl", "failures.json"
 
@@ -33,13 +34,17 @@ def _read_log(path: Path) -> list[dict]:
 
 def run_search(model: str, space: str | Path, strategy: str, budget: int, out: str | Path, agents: int = 4,
                seed: int = 0, resume: bool = False, validation: Validation = Validation(), progress=None,
-               model_obj=None, size: int | None = None, tensorboard: bool = True) -> dict:
+               model_obj=None, size: int | None = None, tensorboard: bool = True, workers: int = 1,
+               ray_address: str | None = None) -> dict:
+    """``workers`` > 1 or ``ray_address``: queries render (and per-image models predict) in a
+    ``QueryPool``; the result does not depend on either (they are not part of run.json, so a
+    search may resume with another count)."""
     out = Path(out)
     space = Path(space)
     if not space.is_file():
-        from synthgen.errors import ParamError
-
         raise ParamError("--space", f"no such file: {space}")
+    if workers < 1:
+        raise ParamError("--workers", f"expected at least 1 worker, got {workers}")  # before any model loads
     search = SearchSpace.from_yaml(space, size)
     settings = {"strategy": strategy, "model": model, "space": str(space), "space_sha256": sha256_file(space),
                 "seed": seed, "budget": budget, "agents": agents, "size": size,
@@ -60,11 +65,13 @@ def run_search(model: str, space: str | Path, strategy: str, budget: int, out: s
     from examiner.models import load_model
 
     mut = model_obj if model_obj is not None else load_model(model)
+    # started before anything is written: a missing Ray fails cleanly
+    pool = pool_for(search, mut, None if model_obj is not None else model, workers, ray_address)
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / RUN, json_bytes(settings))
     if not replay and (out / QUERIES).exists():
         (out / QUERIES).unlink()
-    evaluator = Evaluator(mut, search, seed=seed)
+    evaluator = Evaluator(mut, search, seed=seed, pool=pool)
     ctx = SearchContext(evaluator, budget, seed, validation, out / QUERIES, replay, progress)
     strat = make_strategy(strategy, agents, tensorboard=out / "tensorboard" if tensorboard else None)
     t0 = time.perf_counter()
@@ -75,13 +82,16 @@ def run_search(model: str, space: str | Path, strategy: str, budget: int, out: s
         pass
     finally:
         ctx.close()
+        if pool is not None:
+            pool.close()
     ctx.finalize()
     result = failures_document(ctx, search, settings, mut.name)
     write_atomic(out / FAILURES, json_bytes(result))
     if model_obj is None:
         mut.close()
     # how this process went (not part of failures.json, which is the same for a resumed run)
-    return result | {"seconds": round(time.perf_counter() - t0, 2), "replayed_queries": len(replay)}
+    return result | {"seconds": round(time.perf_counter() - t0, 2), "replayed_queries": len(replay),
+                     "workers": f"ray ({ray_address}), {workers} actors" if ray_address else workers}
 
 
 def failures_document(ctx: SearchContext, search: SearchSpace, settings: dict, model_name: str) -> dict:

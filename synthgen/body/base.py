@@ -45,6 +45,24 @@ class BodyOutput:
     def rest_vertices(self) -> torch.Tensor:
         return self.rest_fn()
 
+    def skin(self, points: torch.Tensor, bones: torch.Tensor, weights: torch.Tensor,
+             index: int | None = None) -> torch.Tensor:
+        """Other points carried by each body's own linear blend skinning (garments, as in
+        TailorNet and SMPL+D): ``points`` (G, 3) or (B, G, 3) in the frame of
+        ``rest_vertices``; ``bones`` (G, K) the skinning bones that move each point and
+        ``weights`` (G, K) their weights (rows summing to 1). Returns (B, G, 3) posed points,
+        or (G, 3) for batch item ``index`` alone, in ``bone_transforms``' dtype. (With the
+        body's own weights this gives back ``vertices``, less SMPL's pose correctives.)"""
+        T = self.bone_transforms if index is None else self.bone_transforms[index:index + 1]
+        p = torch.as_tensor(points, dtype=T.dtype)
+        if p.dim() == 3 and index is not None:
+            p = p[index:index + 1]
+        w = torch.as_tensor(weights, dtype=T.dtype)
+        # gather each point's K bone transforms and blend them: (B, G, 3, 4)
+        blend = (w[None, :, :, None, None] * T[:, torch.as_tensor(bones, dtype=torch.long), :3, :]).sum(2)
+        posed = (blend[..., :3] @ p.expand(len(T), -1, -1)[..., None])[..., 0] + blend[..., 3]
+        return posed if index is None else posed[0]
+
 
 def with_preset(params: dict) -> dict:
     """``pose.preset`` (a library pose) expanded under the explicit ``pose.*`` angles."""
@@ -87,7 +105,7 @@ class BodyModel(abc.ABC):
         """Reject unknown ``pose.*`` names and shape names of another backend (``shape.beta0``
         on Anny, ``shape.weight`` on SMPL): a name the body would ignore is an error. Other
         names (camera, light, ...) belong to other layers and pass through."""
-        from synthgen.body.pose import _pose_limits
+        from synthgen.body.joint_limits import _pose_limits
         from synthgen.catalog import lookup
         from synthgen.errors import ParamError
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from synthgen.body.pose import pose_limits
+from synthgen.body.joint_limits import pose_limits
 
 
 @dataclass

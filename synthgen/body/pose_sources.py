@@ -10,14 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from synthgen.body.pose import (
-    ANGLES,
-    angles_from_rotation,
-    clamp_to_limits,
-    global_angles_from_rotation,
-    neutral_corrections,
-    param_name,
-)
+from synthgen.body.joint_limits import ANGLES, param_name
+from synthgen.body.pose import angles_from_rotation, clamp_to_limits, global_angles_from_rotation, neutral_corrections
 from synthgen.body.skeleton import POSED_JOINTS, SMPL_JOINTS, SMPL_PARENTS, joint_index
 from synthgen.errors import ConfigError
 

@@ -24,3 +24,7 @@ def sample_anny_shapes(seed: int, n: int) -> list[dict[str, float]]:
         torch.manual_seed(seed)
         _, phen = dist.sample(n)
     return [{f"shape.{k}": float(v[i].clamp(0.0, 1.0)) for k, v in phen.items()} for i in range(n)]
+
+
+#: the shape priors a scene's ``shape_prior:`` can name, given to its ParamSpace
+SHAPE_PRIORS = {"anny": sample_anny_shapes}

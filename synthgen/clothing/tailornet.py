@@ -344,8 +344,9 @@ class TailorNetWardrobe:
         posed = np.einsum("gj,jab,gb->ga", skin, T[:, :3, :3], unposed) + skin @ T[:, :3, 3]
         return unposed, posed
 
-    def garment(self, model: TailorNetModel, slot: str, params: dict, out, index: int, tree=None):
-        from synthgen.clothing.garments import Garment, push_out
+    def garment(self, model: TailorNetModel, slot: str, params: dict, out, index: int, tree=None, body_n=None):
+        from synthgen.clothing.clearance import push_out
+        from synthgen.clothing.garments import Garment
         from synthgen.render import textures
 
         g = lambda k, d: params.get(f"garment.{slot}.{k}", d)  # noqa: E731
@@ -358,7 +359,7 @@ class TailorNetWardrobe:
         D = model.predict(network_theta(local)[None], beta[None], gamma[None]).displacement[0].double().numpy()
         unposed, x = self.pose(base["B"], base["skin"], D, out, index, local)
         body_v = out.vertices[index].double().numpy()
-        x = push_out(x, body_v, self.body_faces, self.incident, tree=tree)
+        x = push_out(x, body_v, self.body_faces, self.incident, tree=tree, normals=body_n)
         # texture coordinates as the procedural garments have them (1 tile per 25 cm of the
         # unposed garment), so that patterns keep their scale and follow the cloth
         uv = np.stack([(unposed[:, 0] + unposed[:, 2]) * 4.0, unposed[:, 1] * 4.0], 1)
@@ -369,11 +370,15 @@ class TailorNetWardrobe:
     def dress(self, params: dict, out, index: int = 0, normals=None) -> list:
         from scipy.spatial import cKDTree
 
-        from synthgen.clothing.garments import layer_outer
+        from synthgen.annotate import vertex_normals
+        from synthgen.clothing.clearance import layer_outer
 
         dressed = []
         body_v = out.vertices[index].double().numpy()
         tree = cKDTree(body_v)
+        if normals is None:
+            normals = vertex_normals(out.vertices[index].double(), out.faces.long())
+        body_n = normals.double().numpy()
         for slot, allowed in (("bottom", BOTTOMS), ("top", TOPS)):
             key = f"garment.{slot}.class"
             name = params.get(key, "none")
@@ -381,7 +386,7 @@ class TailorNetWardrobe:
                 continue
             if name not in allowed:
                 raise ParamError(key, f"'{name}' is not a {slot} (choose none, {', '.join(allowed)})")
-            dressed.append(self.garment(self.model(name, key), slot, params, out, index, tree))
+            dressed.append(self.garment(self.model(name, key), slot, params, out, index, tree, body_n))
         if len(dressed) == 2:
-            layer_outer(dressed[0], dressed[1], body_v, self.body_faces, self.incident, tree)
+            layer_outer(dressed[0], dressed[1], body_v, self.body_faces, self.incident, tree, body_n)
         return dressed

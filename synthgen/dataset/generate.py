@@ -9,7 +9,6 @@ import math
 import multiprocessing as mp
 import os
 import shutil
-import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -20,10 +19,9 @@ from synthgen.dataset.coco import coco_document
 from synthgen.dataset.files import json_bytes, sha256_bytes, sha256_file, write_atomic
 from synthgen.dataset.shards import FORMATS, ShardJob, check_shard, write_shard
 from synthgen.errors import ParamError, SynthgenError
+from synthgen.workers import init_worker, ray_session, set_thread_env
 
 MERGED_COCO = "coco.json"
-#: one thread per worker for every numeric library: identical bytes whatever the worker count
-THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
 @dataclass
@@ -36,6 +34,14 @@ class Summary:
     annotations: int
     seconds: float
     backend: str
+    #: draws per rendered sample (1 unless a region bounds derived factors: rejection sampling)
+    draws: int = 0
+    #: {mode id: (accepted, draws)} of the probe before the run, for modes in derived factors
+    probe: dict | None = None
+
+    @property
+    def acceptance(self) -> float | None:
+        return self.rendered / self.draws if self.draws and self.draws != self.rendered else None
 
     @property
     def rate(self) -> float:
@@ -54,7 +60,8 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 def generate(scene: str | Path, n: int, out: str | Path, seed: int = 0, workers: int = 1,
              ray_address: str | None = None, size: int | None = None, formats: str = "coco,densepose,dense",
-             shard_size: int = 64, dp_points: int = 100, progress=None, regions: str | Path | None = None) -> Summary:
+             shard_size: int = 64, dp_points: int = 100, progress=None, regions: str | Path | None = None,
+             derived: bool = False) -> Summary:
     """Write (or finish) a dataset of ``n`` samples of ``scene`` in ``out``. ``progress`` is
     an object with ``start(total, done)`` and ``advance(k)`` (the CLI passes a progress bar)."""
     from synthgen.scene import SceneConfig
@@ -73,23 +80,35 @@ def generate(scene: str | Path, n: int, out: str | Path, seed: int = 0, workers:
 
         if not Path(regions).is_file():
             raise ParamError("--from-regions", f"no such file: {regions}")
-        for r in load_regions(regions):  # values and joint limits checked before anything is written
+        loaded = load_regions(regions, derived)
+        for r in loaded:  # values and joint limits checked before anything is written
             for end in (0, -1):
                 config.space.validate({k: v[end] for k, v in r["bounds"].items()}, strict=False, where=str(regions))
+    elif derived:
+        raise ParamError("--derived", "draws from the modes in derived factors of a --from-regions file; give one")
     root = Path(out)
     identity = {"scene_sha256": sha256_file(scene), "seed": seed, "width": config.width, "height": config.height,
                 "formats": list(fmts), "shard_size": shard_size, "dp_points": dp_points,
-                "regions_sha256": sha256_file(regions) if regions is not None else None}
+                "regions_sha256": sha256_file(regions) if regions is not None else None,
+                "regions_kind": "derived" if derived else None}
     existing = manifest.load(root) if root.is_dir() else None
     if existing is None and root.is_dir() and any(root.iterdir()):
         raise SynthgenError(f"{root}: not empty and holds no {manifest.MANIFEST}; choose an empty or new --out")
     if existing is not None:
         manifest.check_same_run(existing, identity, root, n)
 
+    probed = None
+    if regions is not None and any(r["derived"] for r in loaded):
+        from synthgen.dataset.regions import probe
+        from synthgen.dataset.shards import renderer_for
+
+        free = tuple(sorted({name for r in loaded for name in r["bounds"]}))
+        scene_config, renderer = renderer_for(str(scene.resolve()), size, free)
+        probed = probe(scene_config, renderer, loaded, seed)  # a mode out of reach fails here, before anything is written
     n_shards = math.ceil(n / shard_size)
     jobs = [ShardJob(str(root.resolve()), k, k * shard_size, min(shard_size, n - k * shard_size),
                      str(scene.resolve()), size, seed, fmts, dp_points,
-                     str(Path(regions).resolve()) if regions is not None else None) for k in range(n_shards)]
+                     str(Path(regions).resolve()) if regions is not None else None, derived) for k in range(n_shards)]
     root.mkdir(parents=True, exist_ok=True)
     shards = _keep_finished(root, jobs)
     write_atomic(root / "scene.yaml", scene.read_bytes())
@@ -112,8 +131,10 @@ def generate(scene: str | Path, n: int, out: str | Path, seed: int = 0, workers:
             _run_local(todo, workers, landed, progress)
     merged = _merge_coco(root, jobs) if ("coco" in fmts or "densepose" in fmts) else {}
     manifest.write(root, identity, scene.name, n, shards, n_shards, merged)
-    return Summary(root, n, n_shards, kept, sum(j.count for j in todo),
-                   sum(s["annotations"] for s in shards.values()), time.perf_counter() - t0, backend)
+    rendered = sum(j.count for j in todo)
+    draws = sum(shards[j.index].get("draws", j.count) for j in todo)
+    return Summary(root, n, n_shards, kept, rendered, sum(s["annotations"] for s in shards.values()),
+                   time.perf_counter() - t0, backend, draws, probed)
 
 
 def _keep_finished(root: Path, jobs: list[ShardJob]) -> dict[int, dict]:
@@ -153,18 +174,8 @@ _QUEUE = None
 
 def _init_worker(queue, parent_pid: int) -> None:
     global _QUEUE
-    import torch
-
-    torch.set_num_threads(1)
+    init_worker(parent_pid)
     _QUEUE = queue
-
-    def watch_parent():  # a worker never outlives the run that started it (kill -9 included)
-        while True:
-            if os.getppid() != parent_pid:
-                os._exit(1)
-            time.sleep(0.5)
-
-    threading.Thread(target=watch_parent, daemon=True).start()
 
 
 def _local_shard(job: ShardJob) -> dict:
@@ -172,8 +183,7 @@ def _local_shard(job: ShardJob) -> dict:
 
 
 def _run_local(todo: list[ShardJob], workers: int, landed, progress) -> None:
-    for k, v in THREAD_ENV.items():
-        os.environ.setdefault(k, v)
+    set_thread_env()
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx, initializer=_init_worker,
@@ -210,19 +220,7 @@ def _ray_shard(job: ShardJob) -> dict:
 
 
 def _run_ray(todo: list[ShardJob], address: str, workers: int, landed, progress) -> None:
-    try:
-        import ray
-    except ImportError:
-        raise SynthgenError("--ray needs Ray, an optional extra: pip install 'pose-examiner[ray]'") from None
-    import logging
-
-    local = address == "local"
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address=None if local else address, num_cpus=workers if local else None,
-                 include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-                 runtime_env={"env_vars": THREAD_ENV})
-    try:
+    with ray_session(address, workers) as ray:
         task = ray.remote(num_cpus=1, max_retries=2)(_ray_shard)
         refs = {task.remote(job): job for job in todo}
         while refs:
@@ -232,6 +230,3 @@ def _run_ray(todo: list[ShardJob], address: str, workers: int, landed, progress)
                 landed(ray.get(ref))
                 if progress:
                     progress.advance(job.count)
-    finally:
-        if started:
-            ray.shutdown()

@@ -17,7 +17,8 @@ MANIFEST = "manifest.json"
 KIND = "synthgen-dataset"
 VERSION = 1
 #: settings that must match for a run to continue a folder
-IDENTITY = ("scene_sha256", "seed", "width", "height", "formats", "shard_size", "dp_points", "regions_sha256")
+IDENTITY = ("scene_sha256", "seed", "width", "height", "formats", "shard_size", "dp_points", "regions_sha256",
+            "regions_kind")
 
 
 def load(root: Path) -> dict | None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from synthgen.dataset.coco import coco_document, image_record, person_annotation
 from synthgen.dataset.files import json_bytes, npz_bytes, png_bytes, sha256_bytes, sha256_file, tar_bytes
+from synthgen.errors import SynthgenError
 from synthgen.render.gl import renderer_name
 
 FORMATS = ("coco", "densepose", "dense", "webdataset")
@@ -34,6 +35,7 @@ class ShardJob:
     formats: tuple[str, ...]
     dp_points: int = 100
     regions: str | None = None  # a failures.json: samples are drawn inside its regions
+    derived: bool = False  # ... inside its map's modes in derived factors
 
     @property
     def name(self) -> str:
@@ -72,7 +74,7 @@ def renderer_for(scene: str, size: int | None, free: tuple[str, ...] = ()):
 _REGIONS: dict = {}
 
 
-def sample_params(job: ShardJob, index: int, params_rng: np.random.Generator) -> tuple[dict, int | None]:
+def sample_params(job: ShardJob, index: int, params_rng: np.random.Generator) -> tuple[dict, dict | None]:
     """The parameters of sample ``index`` (and the failure region it was drawn in, if any)."""
     config, _ = renderer_for(job.scene, job.size)
     params = config.space.sample(params_rng)
@@ -81,18 +83,28 @@ def sample_params(job: ShardJob, index: int, params_rng: np.random.Generator) ->
     from synthgen.dataset.regions import in_region, load_regions
 
     if job.regions not in _REGIONS:
-        _REGIONS[job.regions] = load_regions(job.regions)
+        _REGIONS[job.regions] = load_regions(job.regions, job.derived)
     regions = _REGIONS[job.regions]
     region = regions[index % len(regions)]
-    return in_region(params, region, params_rng), region["id"]
+    return in_region(params, region, params_rng), region
 
 
 def render_sample(job: ShardJob, index: int):
+    """(sample, annotation rng, region id or None, draws): a region with derived bounds draws
+    the parameters again until the image shows it (``regions.MAX_DRAWS`` at most)."""
+    from synthgen.dataset.regions import MAX_DRAWS, shows
+    from synthgen.derived import derived_factors
+
     params_rng, render_seed, ann_rng = sample_seeds(job.seed, index)
-    params, region = sample_params(job, index, params_rng)
-    free = tuple(sorted({n for r in _REGIONS.get(job.regions, []) for n in r["bounds"]}))
-    _, renderer = renderer_for(job.scene, job.size, free)
-    return renderer.render(params, render_seed), ann_rng, region
+    for draw in range(1, MAX_DRAWS + 1):
+        params, region = sample_params(job, index, params_rng)
+        free = tuple(sorted({n for r in _REGIONS.get(job.regions, []) for n in r["bounds"]}))
+        _, renderer = renderer_for(job.scene, job.size, free)
+        sample = renderer.render(params, render_seed)
+        if region is None or not region["derived"] or shows(derived_factors(sample), region["derived"]):
+            return sample, ann_rng, None if region is None else region["id"], draw
+    raise SynthgenError(f"sample {index}: none of {MAX_DRAWS} draws showed mode {region['id']} "
+                        f"({region['derived']}); widen the mode or use a scene that reaches it more often")
 
 
 def write_shard(job: ShardJob, progress=None) -> dict:
@@ -115,9 +127,10 @@ def write_shard(job: ShardJob, progress=None) -> dict:
         path.write_bytes(data)
         written[rel] = sha256_bytes(data)
 
-    images, annotations, members = [], [], []
+    images, annotations, members, draws = [], [], [], 0
     for i in range(job.start, job.start + job.count):
-        sample, ann_rng, region = render_sample(job, i)
+        sample, ann_rng, region, n_draws = render_sample(job, i)
+        draws += n_draws
         key = f"{i:08d}"
         image_file = f"{job.name}/images/{key}.png"
         image_png = png_bytes(sample.image)
@@ -149,7 +162,7 @@ def write_shard(job: ShardJob, progress=None) -> dict:
     if members:
         put("wds.tar", tar_bytes(members))
     record = {"index": job.index, "start": job.start, "count": job.count, "annotations": len(annotations),
-              "rgb_renderer": renderer_name(), "files": dict(sorted(written.items()))}
+              "draws": draws, "rgb_renderer": renderer_name(), "files": dict(sorted(written.items()))}
     shard_json = json_bytes(record)
     (tmp / SHARD_FILE).write_bytes(shard_json)
     try:
@@ -165,7 +178,8 @@ def summary(record: dict, shard_sha: str) -> dict:
     """What the manifest keeps of a shard."""
     return {"index": record["index"], "start": record["start"], "count": record["count"],
             "annotations": record["annotations"], "files": len(record["files"]),
-            "rgb_renderer": record.get("rgb_renderer"), "sha256": shard_sha}
+            "draws": record.get("draws", record["count"]), "rgb_renderer": record.get("rgb_renderer"),
+            "sha256": shard_sha}
 
 
 def check_shard(root: Path, index: int, start: int, count: int) -> dict | None:

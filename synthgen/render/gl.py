@@ -12,6 +12,7 @@ nodes hash by their place in the scene, not by address."""
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -47,7 +48,11 @@ def offscreen_renderer(width: int, height: int):
         for old in list(_RENDERERS.values()):  # one context at a time
             old.delete()
         _RENDERERS.clear()
-        _RENDERERS[key] = pyrender.OffscreenRenderer(width, height)
+        r = pyrender.OffscreenRenderer(width, height)
+        # only the colour buffer is used: pyrender's own read back also resolves and reads the
+        # depth buffer (the labels' depth comes from the exact raster)
+        r._renderer._read_main_framebuffer = functools.partial(_read_colour, r._renderer)
+        _RENDERERS[key] = r
     except Exception as e:  # noqa: BLE001 - any GL failure means the same to the user
         raise SynthgenError(
             f"cannot create a headless OpenGL (EGL) context: {e}. Install Mesa's EGL "
@@ -81,6 +86,41 @@ def renderer_name() -> str | None:
 def promise_kind(name: str | None) -> str:
     """'exact' for a software renderer (Mesa llvmpipe), 'driver' for any other (a GPU)."""
     return "exact" if name and any(s in name.lower() for s in SOFTWARE_RENDERERS) else "driver"
+
+
+def _read_colour(renderer, scene, flags):
+    """pyrender's read back of its main framebuffer (the multisampled colour buffer resolved,
+    then read), less the depth buffer's: (H, W, 4) uint8 RGBA and no depth."""
+    from OpenGL.GL import (GL_COLOR_BUFFER_BIT, GL_DRAW_FRAMEBUFFER, GL_LINEAR, GL_READ_FRAMEBUFFER, GL_RGBA,
+                           GL_UNSIGNED_BYTE, glBindFramebuffer, glBlitFramebuffer, glReadPixels)
+
+    width, height = renderer._main_fb_dims
+    glBindFramebuffer(GL_READ_FRAMEBUFFER, renderer._main_fb_ms)
+    glBindFramebuffer(GL_DRAW_FRAMEBUFFER, renderer._main_fb)
+    glBlitFramebuffer(0, 0, width, height, 0, 0, width, height, GL_COLOR_BUFFER_BIT, GL_LINEAR)
+    glBindFramebuffer(GL_READ_FRAMEBUFFER, renderer._main_fb)
+    rgba = np.frombuffer(glReadPixels(0, 0, width, height, GL_RGBA, GL_UNSIGNED_BYTE), dtype=np.uint8)
+    return np.flip(rgba.reshape(height, width, 4), axis=0), None
+
+
+def _resident(texture_cache: dict):
+    """An invisible mesh that uses every texture of ``texture_cache``: added to every scene, it
+    keeps them in the OpenGL context (pyrender deletes the textures that a scene does not use,
+    and would upload them again, mipmaps and all, for the next sample that does)."""
+    import pyrender
+
+    textures = [t for k, t in texture_cache.items() if k != _RESIDENT_KEY]
+    held = texture_cache.get(_RESIDENT_KEY)
+    if held is None or held[0] != len(textures):
+        tri = np.zeros((3, 3), dtype=np.float32)
+        prims = [pyrender.Primitive(positions=tri, texcoord_0=tri[:, :2], indices=np.array([[0, 1, 2]]),
+                                    material=pyrender.MetallicRoughnessMaterial(baseColorTexture=t))
+                 for t in textures]
+        held = texture_cache[_RESIDENT_KEY] = (len(textures), pyrender.Mesh(prims, is_visible=False))
+    return held[1]
+
+
+_RESIDENT_KEY = ("resident textures",)
 
 
 def _light_pose(direction: np.ndarray) -> np.ndarray:
@@ -158,6 +198,7 @@ def render_rgb(meshes: list[dict], setup, texture_cache: dict) -> np.ndarray:
         if intensity > 0:
             nodes.append(_node(len(nodes), matrix=_light_pose(direction),
                                light=pyrender.DirectionalLight(color=_floats(rgb), intensity=float(intensity))))
+    nodes.append(_node(len(nodes), mesh=_resident(texture_cache)))
     for node in nodes:
         scene.add_node(node)
     rgba, _ = r.render(scene, flags=pyrender.RenderFlags.RGBA)

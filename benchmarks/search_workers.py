@@ -1,0 +1,67 @@
+"""Parallel evaluation for searches: queries/s of one search with 1, 2, ... local worker
+processes (and Ray actors on a local Ray, where Ray is installed), every run checked to give
+the same failures.json as the one-worker run.
+
+    python benchmarks/search_workers.py [--model mediapipe] [--budget 200] [--workers 1 2] [--ray]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from report import report
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="mediapipe")
+    ap.add_argument("--space", default="scenes/search_all.yaml")
+    ap.add_argument("--strategy", nargs="+", default=["random", "marl"])
+    ap.add_argument("--budget", type=int, default=200)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--ray", action="store_true", help="also Ray actors on a local Ray (as many as the most workers)")
+    ap.add_argument("--json", default="benchmarks/results/search_workers.json")
+    args = ap.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from examiner.search.run import run_search
+
+    rows = []
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        for strategy in args.strategy:
+            settings = [(w, None) for w in args.workers] + ([(max(args.workers), "local")] if args.ray else [])
+            first = None
+            for workers, ray in settings:
+                out = tmp / f"{strategy}_{workers}_{ray}"
+                t0 = time.perf_counter()
+                result = run_search(args.model, args.space, strategy, args.budget, out, seed=0, tensorboard=False,
+                                    workers=workers, ray_address=ray)
+                seconds = time.perf_counter() - t0
+                doc = json.loads((out / "failures.json").read_text())
+                first = first or (doc, seconds)
+                rows.append({"strategy": strategy, "evaluation": f"ray local, {workers} actors" if ray else
+                             f"{workers} worker{'s' * (workers > 1)}", "queries": result["queries_used"],
+                             "seconds": seconds, "queries_per_s": result["queries_used"] / seconds,
+                             "speedup": first[1] / seconds, "modes": len(doc["regions"]),
+                             "same_failures_json": doc == first[0]})
+                print(rows[-1], flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    cmd = (f"python benchmarks/search_workers.py --model {args.model} --space {args.space} --strategy "
+           f"{' '.join(args.strategy)} --budget {args.budget} --workers {' '.join(map(str, args.workers))}"
+           + (" --ray" if args.ray else ""))
+    report(f"search throughput by worker count ({args.model}, {args.space}, {args.budget} queries, seed 0; "
+           "wall time of the whole search, start-up included)", cmd,
+           [("strategy", "strategy", "s"), ("evaluation", "evaluation", "s"), ("queries_per_s", "queries/s", ".2f"),
+            ("speedup", "speedup", ".2f"), ("modes", "modes", "d"), ("same_failures_json", "same result", "")],
+           rows, args.json)
+
+
+if __name__ == "__main__":
+    main()
