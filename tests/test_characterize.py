@@ -172,3 +172,12 @@ def test_map_finds_the_modes_and_ranks_the_dims_that_matter(tmp_path, space):
     assert abs(lo - 5) <= 0.5 and hi == 8
     again = run_map(model, space, 800, tmp_path / "map", seed=0, resume=True)
     assert again["regions"] == r["regions"] and again["replayed_queries"] == 800
+
+
+def test_screening_a_box_that_bounds_nothing_ends(space):
+    from examiner.search.characterize import Characterizer
+
+    ch = Characterizer(_context(space))
+    lo, hi = -np.ones(ch.ctx.dims), np.ones(ch.ctx.dims)
+    out_lo, out_hi = ch._screen(lo, hi)  # used to split an empty group forever
+    assert (out_lo == lo).all() and (out_hi == hi).all()

@@ -273,6 +273,8 @@ class Characterizer:
         kept: list[int] = []
         while groups:
             group = groups.pop()
+            if not group:  # a box that bounds nothing (or an empty half): nothing to screen
+                continue
             if self._relaxation_matters(lo, hi, group):
                 if len(group) == 1:
                     kept += group
