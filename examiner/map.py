@@ -154,7 +154,7 @@ def run_map(model: str, space: str | Path, n: int, out: str | Path, seed: int = 
     from examiner.models import load_model
     from examiner.query_pool import pool_for
     from examiner.search.context import SearchContext, Validation
-    from examiner.search.run import FAILURES, QUERIES, RUN, _read_log, failures_document
+    from examiner.search.run import FAILURES, QUERIES, RUN, _read_log, failures_document, start_run_folder
     from examiner.search_space import SearchSpace
     from synthgen.dataset.files import sha256_file
     from synthgen.errors import ParamError, SynthgenError
@@ -183,10 +183,7 @@ def run_map(model: str, space: str | Path, n: int, out: str | Path, seed: int = 
         replay = _read_log(out / QUERIES)
     mut = model_obj if model_obj is not None else load_model(model)
     pool = pool_for(search, mut, None if model_obj is not None else model, workers, ray_address)
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / RUN, json_bytes(settings))
-    if not replay and (out / QUERIES).exists():
-        (out / QUERIES).unlink()
+    start_run_folder(out, settings, replay)
     ctx = SearchContext(Evaluator(mut, search, seed=seed, pool=pool), n, seed, Validation(threshold=threshold),
                         out / QUERIES, replay, progress)
     t0 = time.perf_counter()

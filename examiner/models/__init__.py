@@ -48,8 +48,6 @@ def load_model(spec: str) -> ModelUnderTest:
 
 def load_trainable(spec: str):
     """The model of ``--model``: ``torch:PATH`` (the baseline) or ``python:module:name``."""
-    import importlib
-
     from examiner.models.trainable import is_trainable
 
     kind, _, rest = spec.partition(":")
@@ -60,14 +58,9 @@ def load_trainable(spec: str):
     if kind != "python" or not rest:
         raise ParamError("--model", f"fine-tuning needs torch:CHECKPOINT or python:module:name (a model with "
                                     f"predict and train_step), got {spec!r}")
-    module, _, name = rest.rpartition(":")
-    if not module or not name:
-        raise ParamError("--model", f"expected python:module:name, got {spec!r}")
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as e:
-        raise ParamError("--model", f"cannot import module {module!r} ({e})") from None
-    obj = getattr(mod, name, None)
+    from examiner.models.python_model import import_attribute
+
+    module, name, obj = import_attribute(rest, "name")
     if obj is None:
         raise ParamError("--model", f"{module} has no {name!r}")
     if isinstance(obj, type) or not is_trainable(obj):

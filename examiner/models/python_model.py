@@ -17,16 +17,21 @@ from examiner.models.base import ModelOutputError, ModelUnderTest, Prediction
 from synthgen.errors import ParamError
 
 
+def import_attribute(target: str, word: str = "function") -> tuple[str, str, object]:
+    """(module, name, the module's attribute or None) of ``module:name`` (``--model python:...``)."""
+    module, _, name = target.rpartition(":")
+    if not module or not name:
+        raise ParamError("--model", f"expected python:module:{word}, got python:{target}")
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as e:
+        raise ParamError("--model", f"cannot import module {module!r} ({e})") from None
+    return module, name, getattr(mod, name, None)
+
+
 class PythonModel(ModelUnderTest):
     def __init__(self, target: str):
-        module, _, func = target.rpartition(":")
-        if not module or not func:
-            raise ParamError("--model", f"expected python:module:function, got python:{target}")
-        try:
-            mod = importlib.import_module(module)
-        except ImportError as e:
-            raise ParamError("--model", f"cannot import module {module!r} ({e})") from None
-        self.fn = getattr(mod, func, None)
+        module, func, self.fn = import_attribute(target)
         if not callable(self.fn):
             raise ParamError("--model", f"{module} has no callable {func!r}")
         self.name = f"python:{target}"

@@ -67,10 +67,7 @@ def run_search(model: str, space: str | Path, strategy: str, budget: int, out: s
     mut = model_obj if model_obj is not None else load_model(model)
     # started before anything is written: a missing Ray fails cleanly
     pool = pool_for(search, mut, None if model_obj is not None else model, workers, ray_address)
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / RUN, json_bytes(settings))
-    if not replay and (out / QUERIES).exists():
-        (out / QUERIES).unlink()
+    start_run_folder(out, settings, replay)
     evaluator = Evaluator(mut, search, seed=seed, pool=pool)
     ctx = SearchContext(evaluator, budget, seed, validation, out / QUERIES, replay, progress)
     strat = make_strategy(strategy, agents, tensorboard=out / "tensorboard" if tensorboard else None)
@@ -92,6 +89,14 @@ def run_search(model: str, space: str | Path, strategy: str, budget: int, out: s
     # how this process went (not part of failures.json, which is the same for a resumed run)
     return result | {"seconds": round(time.perf_counter() - t0, 2), "replayed_queries": len(replay),
                      "workers": f"ray ({ray_address}), {workers} actors" if ray_address else workers}
+
+
+def start_run_folder(out: Path, settings: dict, replay: list[dict]) -> None:
+    """``out`` with this run's ``run.json``; a query log not being resumed is removed."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / RUN, json_bytes(settings))
+    if not replay and (out / QUERIES).exists():
+        (out / QUERIES).unlink()
 
 
 def failures_document(ctx: SearchContext, search: SearchSpace, settings: dict, model_name: str) -> dict:
