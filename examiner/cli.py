@@ -132,9 +132,13 @@ RAY_HELP = "Evaluate on Ray actors (a GPU each where the cluster has them): alon
 @app.command()
 def search(model: str = typer.Option(..., help=MODEL_HELP),
            space: str = typer.Option(..., help="Search space YAML (scenes/search_pose.yaml, search_view.yaml, ...)."),
-           strategy: str = typer.Option("marl", help="random | cmaes | poseexaminer | bo | tpe | marl"),
+           strategy: str = typer.Option("lse", help="random | cmaes | poseexaminer | bo | tpe | lse | marl "
+                                                    "(marl-frozen | marl-untrained: its ablation); lse, the "
+                                                    "default, measured best"),
            budget: int = typer.Option(..., help="Model queries in all (validation and growth included)."),
-           agents: int = typer.Option(4, help="Agents (poseexaminer); walkers of 8 PPO agents each (marl)."),
+           agents: int = typer.Option(4, help="Agents (poseexaminer, marl)."),
+           policy: Optional[str] = typer.Option(None, help="marl: a policy from examiner pretrain (default: the "
+                                                           "shipped assets/policies/marl.zip)."),
            seed: int = typer.Option(0, help="Search seed."),
            out: str = typer.Option(..., help="Output folder: failures.json, queries.jsonl, run.json."),
            resume: bool = typer.Option(False, "--resume", help="Continue an interrupted search in --out."),
@@ -151,7 +155,7 @@ def search(model: str = typer.Option(..., help=MODEL_HELP),
     progress = SearchProgress(budget)
     with progress.bar:
         result = run_search(model, space, strategy, budget, out, agents, seed, resume,
-                            Validation(samples, threshold), progress, workers=workers, ray_address=ray)
+                            Validation(samples, threshold), progress, workers=workers, ray_address=ray, policy=policy)
     base = "" if result["base_rate"] is None else f", base rate {100 * result['base_rate']:.0f}%"
     print_modes(result, f"{len(result['regions'])} failure modes, {result['queries_used']} queries, "
                          f"{result['failures']} failures{base} ({result['seconds']:.0f} s)")
@@ -166,7 +170,9 @@ def benchmark(model: Optional[str] = typer.Option(None, help=MODEL_HELP + " (or 
               family: Optional[str] = typer.Option(None, help="Landscape family instead of --model: realistic | boxes."),
               landscapes: int = typer.Option(10, help="Landscapes of --family (seeds from --first-landscape)."),
               first_landscape: int = typer.Option(0, help="Seed of the first landscape."),
-              agents: int = typer.Option(4, help="Agents (poseexaminer); walkers of 8 PPO agents each (marl)."),
+              agents: int = typer.Option(4, help="Agents (poseexaminer, marl)."),
+           policy: Optional[str] = typer.Option(None, help="marl: a policy from examiner pretrain (default: the "
+                                                           "shipped assets/policies/marl.zip)."),
               strategies: str = typer.Option("random,cmaes,poseexaminer,marl", help="Comma list."),
               out: str = typer.Option("out/benchmark", help="Output folder (one sub-folder per run)."),):
     """Every strategy on one model (or on a family of planted landscapes), space, budget and
@@ -182,7 +188,11 @@ def benchmark(model: Optional[str] = typer.Option(None, help=MODEL_HELP + " (or 
         raise ParamError("--model", "give either --model or --family")
     if landscapes < 1:
         raise ParamError("--landscapes", f"must be at least 1, got {landscapes}")
+    from examiner.search import MARL_ABLATION
+
     names = tuple(s.strip() for s in strategies.split(",") if s.strip())
+    if "marl" in names:
+        names += tuple(a for a in MARL_ABLATION if a not in names)
     with console.status("benchmarking...") as status:
         doc = run(model, space, budget, seeds, out, agents, names,
                   progress=lambda s, k: status.update(f"benchmarking: {s}, seed {k}"), family=family,
@@ -280,7 +290,7 @@ def demo(out: str = typer.Option("out/examiner_demo", help="Output folder."),
          quick: bool = typer.Option(False, "--quick", help="A smaller budget (for CI)."),
          budget: Optional[int] = typer.Option(None, help="Queries (default 400, or 160 with --quick)."),
          model: str = typer.Option("mediapipe", help=MODEL_HELP)):
-    """A small multi-agent search against BlazePose, then its report."""
+    """A small search against BlazePose (lse, the default strategy), then its report."""
     from examiner.demo import run_demo
 
     n = budget or (160 if quick else 400)
@@ -363,6 +373,15 @@ def eval_(model: str = typer.Option(..., help=MODEL_HELP),
     from examiner.scene_eval import eval_command
 
     eval_command(console, model, scene, n, out, seed, worst, size, workers, ray)
+
+
+def _register() -> None:
+    from examiner.cli_pretrain import pretrain
+
+    app.command()(pretrain)
+
+
+_register()
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 """``examiner demo``: the whole story on a real model in a few minutes on a laptop CPU - a small
-multi-agent search against BlazePose over a few pose and camera dims, then the report."""
+search against BlazePose over a few pose and camera dims with the default strategy (``lse``),
+then the report."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def run_demo(out: str | Path, budget: int, agents: int = 4, seed: int = 0, model
 
         shutil.rmtree(run)
     # a smaller validation sample keeps the demo short; searches default to 32
-    result = run_search(model, space, "marl", budget, run, agents, seed, validation=Validation(16, 0.5),
+    result = run_search(model, space, "lse", budget, run, agents, seed, validation=Validation(16, 0.5),
                         progress=progress)
     html, _ = write_report(run)
     return result, html

@@ -27,15 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from examiner.search.characterize import MIN_SAMPLES, Characterizer, drop_is_significant, mode_statistics, wilson
+from examiner.search.greedy import MAX_MODES, greedy_boxes
 from examiner.derived_modes import match, verdict
 from examiner.search.regions import Region
 from synthgen.catalog import Categorical
 from synthgen.dataset.files import json_bytes, write_atomic
 
 BINS = 5
-MAX_MODES = 8
-MAX_DIMS = 3  # a map's mode bounds at most this many dims
-MIN_GAIN = 10.0  # likelihood-ratio statistic a bound must add (about p < 0.002 for one cut)
 QP_MAX = 0.05  # PRIM restrictions with a larger quasi-p-value are dropped
 #: a one-factor derived mode's interval fails at least this much above the threshold (so that
 #: the lower bound of its rate on the other half can clear it)
@@ -91,55 +89,6 @@ def prim_boxes(X: np.ndarray, y: np.ndarray, names: list[str], threshold: float)
             j = names.index(name)
             lo[j], hi[j] = float(row["min"]), float(row["max"])
         boxes.append((lo, hi))
-    return boxes
-
-
-def _log_likelihood(k: float, n: float) -> float:
-    if n <= 0 or k <= 0 or k >= n:
-        return 0.0
-    p = k / n
-    return k * np.log(p) + (n - k) * np.log(1.0 - p)
-
-
-def greedy_boxes(X: np.ndarray, y: np.ndarray, max_dims: int = MAX_DIMS, min_gain: float = MIN_GAIN,
-                 min_share: float = 0.03, min_rate: float = 0.0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Boxes grown one dim at a time: each step bounds the dim whose best two-rate interval
-    (``best_interval``, holding at least ``min_share`` of the points) explains the failures
-    inside the box best, by likelihood ratio, while that ratio is at least ``min_gain`` (twice
-    the log-likelihood gain); at most ``max_dims`` dims. Then the points inside are set aside
-    and the next box is grown on the rest (covering). ``min_rate``: each interval's points fail
-    at least this often (for one-dim boxes, which have no later dim to make them purer)."""
-    from examiner.search.characterize import best_interval
-
-    X, y = X.copy(), y.astype(bool).copy()
-    D = X.shape[1]
-    boxes = []
-    for _ in range(MAX_MODES):
-        lo, hi = -np.ones(D), np.ones(D)
-        for _ in range(max_dims):
-            inside = ((X >= lo) & (X <= hi)).all(1)
-            xs, ys = X[inside], y[inside]
-            if not len(ys):
-                break
-            best = None
-            for d in range(D):
-                if hi[d] - lo[d] < 2.0 - 1e-9:
-                    continue
-                a, b = best_interval(xs[:, d], ys, min_inside=max(10, int(min_share * len(y))), min_rate=min_rate)
-                m = (xs[:, d] >= a) & (xs[:, d] <= b)
-                k1, n1, k0, n0 = ys[m].sum(), m.sum(), ys[~m].sum(), (~m).sum()
-                gain = 2.0 * (_log_likelihood(k1, n1) + _log_likelihood(k0, n0) - _log_likelihood(k1 + k0, n1 + n0))
-                if n1 and k1 / n1 > ys.mean() and (best is None or gain > best[0]):
-                    best = (gain, d, a, b)
-            if best is None or best[0] < min_gain:
-                break
-            _, d, a, b = best
-            lo[d], hi[d] = a, b
-        if (hi - lo >= 2.0 - 1e-9).all():
-            break
-        boxes.append((lo, hi))
-        inside = ((X >= lo) & (X <= hi)).all(1)
-        X, y = X[~inside], y[~inside]
     return boxes
 
 

@@ -3,7 +3,9 @@ evaluator, one query budget and one region registry (``SearchContext``)."""
 
 from __future__ import annotations
 
-STRATEGIES = ("random", "cmaes", "poseexaminer", "bo", "tpe", "marl")
+STRATEGIES = ("random", "cmaes", "poseexaminer", "bo", "tpe", "lse", "marl")
+#: marl's ablation: the same network untrained, and pretrained but frozen (``marl.VARIANTS``)
+MARL_ABLATION = ("marl-untrained", "marl-frozen")
 
 
 def make_strategy(name: str, agents: int = 4, **kw):
@@ -19,11 +21,13 @@ def make_strategy(name: str, agents: int = 4, **kw):
         from examiner.search.bayesopt import BayesOpt as cls
     elif name == "tpe":
         from examiner.search.tpe import TpeSearch as cls
-    elif name == "marl":
+    elif name == "lse":
+        from examiner.search.lse import LevelSetSearch as cls
+    elif name in ("marl",) + MARL_ABLATION:
         from examiner.search.marl import MarlSearch as cls
 
-        return cls(agents, tensorboard=kw.pop("tensorboard", None), **kw)
+        return cls(agents, variant=name, tensorboard=kw.pop("tensorboard", None), **kw)
     else:
-        raise ParamError("--strategy", f"unknown strategy {name!r} (one of {', '.join(STRATEGIES)})")
+        raise ParamError("--strategy", f"unknown strategy {name!r} (one of {', '.join(STRATEGIES + MARL_ABLATION)})")
     kw.pop("tensorboard", None)
     return cls(agents, **kw)

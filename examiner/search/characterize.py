@@ -83,30 +83,33 @@ def drop_is_significant(k_in: int, n_in: int, k_out: int, n_out: int, z: float, 
 
 
 def best_interval(x: np.ndarray, y: np.ndarray, lo_edge: float = -1.0, hi_edge: float = 1.0,
-                  min_inside: int = 1, min_rate: float = 0.0) -> tuple[float, float]:
+                  min_inside: int = 1, min_rate: float = 0.0, weight: np.ndarray | None = None) -> tuple[float, float]:
     """The interval [a, b] of the axis whose points fail at one rate and the rest at a lower
     one, by maximum likelihood (cuts halfway between neighbouring points, or at the edges),
-    holding at least ``min_inside`` points that fail at ``min_rate`` or more."""
+    holding at least ``min_inside`` points that fail at ``min_rate`` or more. ``weight``: each
+    x stands for that many points, of which ``y`` failed (binned data)."""
     order = np.argsort(x, kind="stable")
     xs, ys = x[order], y[order].astype(np.float64)
+    w = np.ones(len(xs)) if weight is None else np.asarray(weight, dtype=np.float64)[order]
     n = len(xs)
     cuts = np.concatenate([[lo_edge], 0.5 * (xs[1:] + xs[:-1]), [hi_edge]])  # cut i: before point i
     csum = np.concatenate([[0.0], np.cumsum(ys)])
-    total = csum[-1]
+    wsum = np.concatenate([[0.0], np.cumsum(w)])
+    total, mass = csum[-1], wsum[-1]
 
     def ll(k, m):
         with np.errstate(divide="ignore", invalid="ignore"):
-            p = np.where(m > 0, k / np.maximum(m, 1), 0.0)
+            p = np.where(m > 0, k / np.maximum(m, 1e-12), 0.0)
             return np.where((p > 0) & (p < 1), k * np.log(np.where(p > 0, p, 1)) + (m - k) * np.log(np.where(p < 1, 1 - p, 1)), 0.0)
 
     i = np.arange(n + 1)[:, None]
     j = np.arange(n + 1)[None, :]
     k_in = csum[j] - csum[i]
-    m_in = (j - i).astype(np.float64)
-    valid = (j - i >= max(1, min(min_inside, n))) & (k_in >= min_rate * m_in)
-    k_out, m_out = total - k_in, n - m_in
+    m_in = wsum[j] - wsum[i]
+    valid = (j > i) & (m_in >= max(1.0, min(min_inside, mass)) - 1e-9) & (k_in >= min_rate * m_in)
+    k_out, m_out = total - k_in, mass - m_in
     score = ll(k_in, m_in) + ll(k_out, m_out)
-    higher = k_in / np.maximum(m_in, 1) > np.where(m_out > 0, k_out / np.maximum(m_out, 1), -1.0)
+    higher = k_in / np.maximum(m_in, 1e-12) > np.where(m_out > 1e-12, k_out / np.maximum(m_out, 1e-12), -1.0)
     score = np.where(valid & higher, score, -np.inf)
     if not np.isfinite(score).any():
         return lo_edge, hi_edge
@@ -245,7 +248,7 @@ class Characterizer:
                 break
         return lo, hi
 
-    def _relaxation_matters(self, lo: np.ndarray, hi: np.ndarray, group: list[int]) -> bool:
+    def relaxation_matters(self, lo: np.ndarray, hi: np.ndarray, group: list[int]) -> bool:
         """Relaxing every dim of ``group`` at once measurably lowers the failure rate."""
         c = self.config
         wide_lo, wide_hi = lo.copy(), hi.copy()
@@ -275,7 +278,7 @@ class Characterizer:
             group = groups.pop()
             if not group:  # a box that bounds nothing (or an empty half): nothing to screen
                 continue
-            if self._relaxation_matters(lo, hi, group):
+            if self.relaxation_matters(lo, hi, group):
                 if len(group) == 1:
                     kept += group
                 else:
@@ -319,18 +322,24 @@ class Characterizer:
         if self.trace is not None:
             self.trace.append((int(d), k_in, n_in, k_out, n_out, bool(kept)))
 
-    def validate(self, region: Region) -> bool:
+    def validate(self, region: Region, samples: int | None = None, least: int = MIN_SAMPLES) -> bool:
         """Sequential: the history inside first, then fresh uniform samples in small rounds,
-        until the lower confidence bound clears the threshold or the upper one falls below."""
+        until the lower confidence bound clears the threshold or the upper one falls below
+        (at most ``samples`` fresh ones, the search's ``--samples`` by default; the rate is
+        decided on at least ``least`` points)."""
         v = self.ctx.validation
+        if samples is not None:
+            from dataclasses import replace
+
+            v = replace(v, samples=min(samples, v.samples))
         fresh, step = 0, max(4, v.samples // 4)
         while True:
             k, n = self.counts(region.lo, region.hi, since=region.fixed_at)
             low, high = wilson(k, n, self.config.z)
-            if n >= MIN_SAMPLES and low >= v.threshold:
+            if n >= least and low >= v.threshold:
                 ok = True
                 break
-            if n >= MIN_SAMPLES and high < v.threshold:
+            if n >= least and high < v.threshold:
                 ok = False
                 break
             if fresh >= v.samples:

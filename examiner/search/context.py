@@ -215,9 +215,9 @@ class SearchContext:
             self._characterizer = Characterizer(self)
         return self._characterizer
 
-    def validate(self, region: Region) -> bool:
+    def validate(self, region: Region, samples: int | None = None, least: int | None = None) -> bool:
         """The region holds when its failure rate clears the threshold (see Characterizer.validate)."""
-        ok = self.characterizer.validate(region)
+        ok = self.characterizer.validate(region, samples, **({} if least is None else {"least": least}))
         if ok:
             region.examples = [q.id for x, q in self.history if q.failed and not q.cached and region.contains(x)][:8]
         return ok
@@ -227,7 +227,8 @@ class SearchContext:
             hull.fixed_at = len(self.history)
             return self.characterizer.validate(hull)
 
-        kept = self.registry.add(region, self.characterizer.restricted, hull_holds)
+        kept = self.registry.add(region, self.characterizer.restricted, hull_holds,
+                                 touch=self.characterizer.config.resolution)
         if self.first_region_at is None:
             self.first_region_at = self.used
         return kept

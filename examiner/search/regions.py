@@ -113,18 +113,20 @@ class RegionRegistry:
     def __len__(self) -> int:
         return len(self.regions)
 
-    def add(self, region: Region, restricted=None, hull_holds=None) -> Region:
+    def add(self, region: Region, restricted=None, hull_holds=None, touch: float = 0.0) -> Region:
         """Returns the region kept (the new one, or the existing duplicate, enlarged if the new
         one is bigger). With ``restricted`` (a box -> (D,) bool of the dims it bounds), a region
         that overlaps one held and bounds the same dims (or a subset or superset of them) is the
         same mode: the two become their hull (free in a dim either leaves free) if
-        ``hull_holds(hull)`` (no check when None), else the one held stays."""
+        ``hull_holds(hull)`` (no check when None), else the one held stays. ``touch``: boxes
+        this close (normalized units, in every dim) count as overlapping - two halves of one
+        mode, each found where the other was already known, are one mode."""
         if restricted is not None:
             mine = restricted(region.lo, region.hi)
             for r in self.regions:
                 theirs = restricted(r.lo, r.hi)
                 nested = (mine <= theirs).all() or (theirs <= mine).all()
-                if nested and r.intersection(region) > 0:
+                if nested and Region(r.lo - touch, r.hi + touch).intersection(region) > 0:
                     hull = Region(np.minimum(r.lo, region.lo), np.maximum(r.hi, region.hi), fixed_at=region.fixed_at)
                     if hull_holds is None or hull_holds(hull):
                         r.lo, r.hi, r.fixed_at = hull.lo, hull.hi, hull.fixed_at

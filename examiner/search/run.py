@@ -35,10 +35,10 @@ def _read_log(path: Path) -> list[dict]:
 def run_search(model: str, space: str | Path, strategy: str, budget: int, out: str | Path, agents: int = 4,
                seed: int = 0, resume: bool = False, validation: Validation = Validation(), progress=None,
                model_obj=None, size: int | None = None, tensorboard: bool = True, workers: int = 1,
-               ray_address: str | None = None) -> dict:
+               ray_address: str | None = None, policy: str | Path | None = None) -> dict:
     """``workers`` > 1 or ``ray_address``: queries render (and per-image models predict) in a
     ``QueryPool``; the result does not depend on either (they are not part of run.json, so a
-    search may resume with another count)."""
+    search may resume with another count). ``policy``: marl's pretrained policy file."""
     out = Path(out)
     space = Path(space)
     if not space.is_file():
@@ -49,7 +49,12 @@ def run_search(model: str, space: str | Path, strategy: str, budget: int, out: s
     settings = {"strategy": strategy, "model": model, "space": str(space), "space_sha256": sha256_file(space),
                 "seed": seed, "budget": budget, "agents": agents, "size": size,
                 "validation": {"samples": validation.samples, "threshold": validation.threshold}}
-    make_strategy(strategy, agents)  # unknown names fail before anything is written
+    chosen = {"policy": policy} if policy is not None else {}
+    if chosen:
+        if not strategy.startswith("marl"):
+            raise ParamError("--policy", f"only marl uses a policy, not {strategy}")
+        settings["policy"] = str(policy)
+    make_strategy(strategy, agents, **chosen)  # unknown names and files fail before anything is written
     replay: list[dict] = []
     if (out / RUN).exists():
         if not resume:
@@ -70,7 +75,7 @@ def run_search(model: str, space: str | Path, strategy: str, budget: int, out: s
     start_run_folder(out, settings, replay)
     evaluator = Evaluator(mut, search, seed=seed, pool=pool)
     ctx = SearchContext(evaluator, budget, seed, validation, out / QUERIES, replay, progress)
-    strat = make_strategy(strategy, agents, tensorboard=out / "tensorboard" if tensorboard else None)
+    strat = make_strategy(strategy, agents, tensorboard=out / "tensorboard" if tensorboard else None, **chosen)
     t0 = time.perf_counter()
     try:
         ctx.draw_base_sample(base_samples(budget))

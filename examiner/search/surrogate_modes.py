@@ -1,0 +1,171 @@
+"""Failure modes read off the surrogate, then confirmed on fresh queries: how ``lse`` and ``marl``
+turn everything they have queried into modes without growing each one from a single point.
+
+Growing a region from a failing point (``boundary.py``) costs 150-250 queries in 20 dims: every
+face is probed, every bounded dim screened and tested on points drawn for it. The surrogate
+already knows most of that from the history. So:
+
+1. **Propose** (``propose``): the surrogate's failure probability over a fixed uniform Monte
+   Carlo sample of the space, the points inside known modes set aside, is covered by boxes
+   grown one dim at a time (``greedy.greedy_boxes`` on the predicted probabilities: each step
+   bounds the dim whose two-rate interval explains the predicted failures best; at most
+   ``max_dims`` dims). A bound stays only if relaxing it lowers the box's predicted rate by at
+   least ``min_drop`` of it; a box is tried only if its predicted rate is at least
+   ``min_predicted``, it holds at least ``min_share`` of the space, and it is not the
+   box that failed before (IoU at least 0.5 with a rejected one).
+2. **Confirm** (``confirm``), on queries only, the surrogate decides nothing here: the box's
+   failure rate from uniform points drawn inside it after it was fixed (the shared sequential
+   validation, ``Characterizer.validate``); then every bound must pass the shared test that
+   relaxing it measurably lowers the real failure rate (``Characterizer.relaxation_matters``,
+   fresh points beside the box); a bound that does not is dropped and the wider box
+   validated again. A confirmed box goes to the shared registry (merging with overlapping
+   modes on the same dims) and is reported with the same statistics as every other mode.
+
+A mode costs about 8-16 fresh queries to validate plus 6-12 per restricted dim, instead of a
+growth. Its faces are where the surrogate puts them, so their accuracy is the surrogate's: the
+acquisition (``lse.py``) spends its queries near predicted boundaries for that reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from examiner.search.context import SearchContext
+from examiner.search.greedy import greedy_boxes
+from examiner.search.regions import Region
+
+
+@dataclass(frozen=True)
+class ModeFinding:
+    mc_points: int = 4096  # uniform points the surrogate is read on
+    max_dims: int = 3  # a proposed mode bounds at most this many dims
+    hard: bool = True  # boxes cover the points predicted to fail (p >= 0.5), not the probabilities
+    bins: int = 40  # bounds fall between this many equal bins per dim (finer than the resolution)
+    min_share: float = 0.01  # ... and holds at least this share of the space
+    min_predicted: float = 0.35  # a box is tried when its predicted rate is at least this (a forest's
+    # probabilities are smoothed towards the base rate; a box that fails less costs ~8 queries)
+    min_drop: float = 0.3  # a bound stays if relaxing it lowers the predicted rate by this share
+    check_dims: bool = True  # test every bound on fresh queries beside the box
+    samples: int = 16  # fresh queries a proposal's validation draws at most (a box still undecided
+    # then is dropped: the surrogate, which has seen them, proposes a better one)
+    least: int = 8  # ... and decides on at least this many (12 measured worse: recall 0.49 vs 0.53)
+    min_queries: int = 0  # no proposal before the search has made this many queries
+    rejected_iou: float = 0.5  # a box this close to one that failed is not tried again ...
+    retry_after: int = 150  # ... until this many more queries were made (0: never), and at most twice
+
+
+def predicted_rate(p: np.ndarray, Z: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[float, int]:
+    """(mean predicted failure probability, points) of the Monte Carlo points inside the box."""
+    m = ((Z >= lo - 1e-12) & (Z <= hi + 1e-12)).all(1)
+    return (float(p[m].mean()) if m.any() else 0.0), int(m.sum())
+
+
+class ModeFinder:
+    """Proposes modes from a fitted surrogate and confirms them in ``ctx`` (see the module
+    docstring)."""
+
+    def __init__(self, ctx: SearchContext, config: ModeFinding = ModeFinding()):
+        self.ctx = ctx
+        self.config = config
+        rng = np.random.default_rng([ctx.seed, 7])
+        self.Z = rng.uniform(-1.0, 1.0, (config.mc_points, ctx.dims))
+        self.tried: list[Region] = []  # proposals that did not hold
+
+    def known(self, X: np.ndarray) -> np.ndarray:
+        from examiner.search.proposer import known_mask
+
+        return known_mask(self.ctx, X)
+
+    def propose(self, surrogate) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """Candidate boxes (lo, hi, predicted rate), the most probable first."""
+        c, ch = self.config, self.ctx.characterizer
+        p = surrogate.predict(self.Z)[0]
+        free = ~self._known_points()
+        if not (p[free] >= c.min_predicted).any():
+            return []
+        min_gain = 10.0 * len(self.Z) / 750.0  # the map's bar, for a sample of this size
+        out = []
+        labels = p[free] >= 0.5 if c.hard else p[free]
+        for lo, hi in greedy_boxes(self.Z[free], labels, max_dims=c.max_dims, min_gain=min_gain,
+                                   min_share=c.min_share, soft=not c.hard, bins=c.bins):
+            lo, hi = ch.snap(lo, hi)
+            lo, hi = self._prune(p, lo, hi)
+            rate, n = predicted_rate(p, self.Z, lo, hi)
+            if not ch.restricted(lo, hi).any() or rate < c.min_predicted or n < c.min_share * len(self.Z):
+                continue
+            box = Region(lo, hi)
+            if self._blocked(box):
+                continue
+            inside = ((self.Z >= lo) & (self.Z <= hi)).all(1)
+            if (~free[inside]).mean() > 0.5:  # mostly a mode already known
+                continue
+            out.append((lo, hi, rate))
+        return sorted(out, key=lambda t: -t[2])
+
+    def _blocked(self, box: Region) -> bool:
+        """A box like one that failed (IoU at least ``rejected_iou``): not tried again until
+        ``retry_after`` more queries have been made, and never a third time."""
+        c = self.config
+        like = [r for r in self.tried if box.iou(r) >= c.rejected_iou]
+        if not like:
+            return False
+        return not c.retry_after or len(like) >= 2 or any(self.ctx.used - r.found_at < c.retry_after for r in like)
+
+    def _known_points(self) -> np.ndarray:
+        return self.known(self.Z)
+
+    def _prune(self, p: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds whose relaxation barely lowers the predicted rate are dropped, the least
+        important first."""
+        ch = self.ctx.characterizer
+        while True:
+            rate, _ = predicted_rate(p, self.Z, lo, hi)
+            drops = {}
+            for d in np.nonzero(ch.restricted(lo, hi))[0]:
+                wlo, whi = lo.copy(), hi.copy()
+                wlo[d], whi[d] = -1.0, 1.0
+                drops[d] = rate - predicted_rate(p, self.Z, wlo, whi)[0]
+            weak = [d for d, v in drops.items() if v < self.config.min_drop * rate]
+            if not weak:
+                return lo, hi
+            d = min(weak, key=lambda d: drops[d])
+            lo, hi = lo.copy(), hi.copy()
+            lo[d], hi[d] = -1.0, 1.0
+
+    def confirm(self, lo: np.ndarray, hi: np.ndarray, owner: str) -> Region | None:
+        """The box as a registered mode, or None (remembered so it is not proposed again)."""
+        ctx, ch = self.ctx, self.ctx.characterizer
+        region = Region(lo, hi, owner=owner, fixed_at=len(ctx.history))
+        if not ctx.validate(region, self.config.samples, self.config.least):
+            region.found_at = ctx.used
+            self.tried.append(region)
+            return None
+        if self.config.check_dims:
+            keep = [d for d in np.nonzero(ch.restricted(lo, hi))[0] if ch.relaxation_matters(lo, hi, [int(d)])]
+            if len(keep) < int(ch.restricted(lo, hi).sum()):
+                if not keep:
+                    region.found_at = ctx.used
+                    self.tried.append(region)
+                    return None
+                wlo, whi = -np.ones_like(lo), np.ones_like(hi)
+                wlo[keep], whi[keep] = lo[keep], hi[keep]
+                region = Region(wlo, whi, owner=owner, fixed_at=len(ctx.history))
+                if not ctx.validate(region, self.config.samples, self.config.least):
+                    self.tried.append(Region(lo, hi, found_at=ctx.used))
+                    return None
+        return ctx.accept(region)
+
+    def find(self, surrogate, owner: str, limit: int = 2) -> list[Region]:
+        """Propose and confirm up to ``limit`` modes; returns the ones that held."""
+        found = []
+        if self.ctx.used < self.config.min_queries:
+            return found
+        for lo, hi, _ in self.propose(surrogate)[:limit]:
+            if self.known(0.5 * (lo + hi)[None])[0] and self.known(lo[None])[0]:
+                continue  # a mode confirmed meanwhile covers it
+            region = self.confirm(lo, hi, owner)
+            if region is not None:
+                found.append(region)
+        return found
+

@@ -1,0 +1,192 @@
+"""The surrogate-guided searches: modes read off a surrogate (exact on a known landscape, only
+the dims that matter), ``lse`` deterministic for a seed, the acquisition environment a valid
+PettingZoo parallel env whose observations do not depend on the space's dims, the shared policy
+scoring candidates the same whatever their order, and ``examiner pretrain`` writing a policy that
+``marl`` and its ablation load."""
+
+import json
+
+import numpy as np
+import pytest
+
+from examiner.search.regions import Region
+from synthgen.errors import ParamError
+
+SPACE = """
+image: {width: 96, height: 96}
+search: [pose.left_shoulder.abduct, pose.right_shoulder.abduct, pose.left_elbow.flex, camera.yaw, camera.pitch]
+dims:
+  pose.left_shoulder.abduct: [0, 160]
+  pose.right_shoulder.abduct: [0, 160]
+  pose.left_elbow.flex: [0, 140]
+  camera.yaw: [-90, 90]
+  camera.pitch: [-30, 60]
+fixed:
+  camera.distance: 3.5
+"""
+PLANTED = """
+score: direct
+regions:
+  - name: seen_from_above
+    bounds: {camera.pitch: [42, 60]}
+    effect: drop
+  - name: raised_left_arm_from_the_left
+    bounds: {pose.left_shoulder.abduct: [100, 160], camera.yaw: [30, 90]}
+    effect: drop
+"""
+
+
+@pytest.fixture(scope="module")
+def land(tmp_path_factory):
+    d = tmp_path_factory.mktemp("land")
+    (d / "space.yaml").write_text(SPACE)
+    (d / "planted.yaml").write_text(PLANTED)
+    return d
+
+
+def _context(land, budget=400, seed=0):
+    from examiner.evaluate import Evaluator
+    from examiner.models import load_model
+    from examiner.search.context import SearchContext
+    from examiner.search_space import SearchSpace
+
+    ev = Evaluator(load_model(f"planted:{land / 'planted.yaml'}"), SearchSpace.from_yaml(land / "space.yaml"), seed=0)
+    return SearchContext(ev, budget, seed)
+
+
+class BoxSurrogate:
+    """A surrogate that knows the landscape: 0.9 inside the box, 0.05 outside."""
+
+    def __init__(self, lo, hi):
+        self.box = Region(np.array(lo, float), np.array(hi, float))
+
+    def predict(self, X):
+        p = np.where(self.box.contains(X), 0.9, 0.05)
+        return p, np.zeros(len(X))
+
+
+def test_modes_are_read_off_the_surrogate_in_their_dims_only(land):
+    from examiner.search.surrogate_modes import ModeFinder
+
+    ctx = _context(land)
+    finder = ModeFinder(ctx)
+    # dims: l.shoulder, r.shoulder, l.elbow, yaw, pitch; a 2-dim corner interaction
+    truth = BoxSurrogate([0.25, -1, -1, 0.3, -1], [1, 1, 1, 1, 1])
+    (lo, hi, rate), *_ = finder.propose(truth)
+    assert rate == pytest.approx(0.9)
+    bounded = np.nonzero(hi - lo < 1.8)[0].tolist()
+    assert bounded == [0, 3]  # nothing else
+    assert lo[0] == pytest.approx(0.25, abs=0.06) and lo[3] == pytest.approx(0.3, abs=0.06)
+    assert hi[0] == 1.0 and hi[3] == 1.0  # at the edge of the space
+    # confirmed on queries: the planted model fails there, so the mode holds and is registered
+    ctx.draw_base_sample(24)
+    truth = BoxSurrogate([-1, -1, -1, -1, 0.6], [1, 1, 1, 1, 1])  # camera.pitch 42-60 deg
+    found = finder.find(truth, owner="test")
+    assert len(found) == 1 and found[0].failure_rate >= 0.8
+    assert np.nonzero(found[0].hi - found[0].lo < 1.8)[0].tolist() == [4]
+    assert finder.propose(truth) == []  # known now: not proposed again
+
+
+def test_a_proposal_that_does_not_hold_costs_few_queries_and_is_not_tried_again(land):
+    from examiner.search.surrogate_modes import ModeFinder
+
+    ctx = _context(land)
+    finder = ModeFinder(ctx)
+    wrong = BoxSurrogate([-1, -1, -1, -1, -1], [1, 1, -0.6, 1, 1])  # the elbow: no planted mode there
+    assert finder.find(wrong, owner="test") == []
+    assert ctx.used <= finder.config.samples and not ctx.registry.regions
+    assert finder.propose(wrong) == []
+
+
+def test_lse_finds_both_modes_and_is_deterministic(land, tmp_path):
+    from examiner.models.planted import PlantedModel
+    from examiner.search.run import run_search
+    from examiner.search.scoring import score_run
+    from examiner.search_space import SearchSpace
+
+    model = f"planted:{land / 'planted.yaml'}"
+    runs = [run_search(model, land / "space.yaml", "lse", 300, tmp_path / name, seed=3, tensorboard=False)
+            for name in ("a", "b")]
+    assert (tmp_path / "a" / "failures.json").read_bytes() == (tmp_path / "b" / "failures.json").read_bytes()
+    scores = score_run(runs[0], PlantedModel.from_yaml(land / "planted.yaml"), SearchSpace.from_yaml(land / "space.yaml").space)
+    assert scores["recall"] == 1.0 and scores["precision"] == 1.0 and scores["spurious_dims"] == 0
+    for region in runs[0]["regions"]:
+        assert region["lift"] >= 1.5 and len(region["restricted"]) <= 2
+
+
+def test_acquisition_env_is_a_parallel_env_whose_observations_ignore_the_dims(land, tmp_path):
+    from pettingzoo.test import parallel_api_test
+
+    from examiner.search.acquisition_env import FEATURES, AcquisitionEnv
+    from examiner.search.context import base_samples
+
+    def fresh(budget=200):
+        def make():
+            ctx = _context(land, budget)
+            ctx.draw_base_sample(base_samples(budget))
+            return ctx
+        return make
+
+    env = AcquisitionEnv(fresh(), agents=3, pretraining=True)
+    parallel_api_test(env, num_cycles=20)
+    obs, _ = env.reset()
+    assert all(o.shape == (env.config.candidates * len(FEATURES),) for o in obs.values())
+    # a 20-dim space gives observations of the same shape
+    from examiner.evaluate import Evaluator
+    from examiner.landscape import landscape, write_landscape
+    from examiner.models.planted import PlantedModel
+    from examiner.search.context import SearchContext
+    from examiner.search_space import SearchSpace
+
+    big = SearchSpace.from_yaml("scenes/search_all.yaml")
+    planted = PlantedModel.from_yaml(write_landscape(landscape(big.space, "realistic", 5), tmp_path / "l.yaml"))
+
+    def make_big():
+        ctx = SearchContext(Evaluator(planted, big, seed=0), 200, 0)
+        ctx.draw_base_sample(16)
+        return ctx
+
+    env20 = AcquisitionEnv(make_big, agents=3, pretraining=True)
+    obs20, _ = env20.reset()
+    assert len(big.space) == 20 and {o.shape for o in obs20.values()} == {o.shape for o in obs.values()}
+    used = env20.ctx.used
+    _, rewards, _, _, _ = env20.step({a: 0 for a in env20.agents})
+    assert env20.ctx.used >= used + 3 and all(r >= 0 for r in rewards.values())
+
+
+def test_the_policy_scores_candidates_whatever_their_order():
+    import torch
+
+    from examiner.search.candidate_policy import CandidateScorer
+
+    torch.manual_seed(0)
+    net = CandidateScorer(candidates=6, features=4)
+    obs = torch.randn(2, 6, 4)
+    perm = torch.tensor([3, 0, 5, 1, 4, 2])
+    logits = net.forward_actor(obs.reshape(2, -1))
+    permuted = net.forward_actor(obs[:, perm].reshape(2, -1))
+    assert torch.allclose(permuted, logits[:, perm], atol=1e-6)
+    assert torch.allclose(net.forward_critic(obs.reshape(2, -1)), net.forward_critic(obs[:, perm].reshape(2, -1)), atol=1e-6)
+
+
+def test_pretrain_writes_a_policy_that_marl_and_its_ablation_load(land, tmp_path):
+    from examiner.search.pretrain import pretrain
+    from examiner.search.run import run_search
+
+    policy = tmp_path / "policy.zip"
+    result = pretrain(land / "space.yaml", policy, landscapes=2, budget=96, timesteps=256, agents=2)
+    assert policy.is_file() and result["episodes"] >= 2
+    model = f"planted:{land / 'planted.yaml'}"
+    for variant in ("marl", "marl-frozen", "marl-untrained"):
+        r = run_search(model, land / "space.yaml", variant, 160, tmp_path / variant, agents=2, seed=1,
+                       tensorboard=False, policy=None if variant == "marl-untrained" else policy)
+        assert r["queries_used"] == 160 and r["regions"], variant
+        assert json.loads((tmp_path / variant / "run.json").read_text())["strategy"] == variant
+    with pytest.raises(ParamError, match="--out"):
+        pretrain(land / "space.yaml", tmp_path / "policy.pt", landscapes=1, budget=96, timesteps=128)
+    with pytest.raises(ParamError, match="--landscapes"):
+        pretrain(land / "space.yaml", tmp_path / "p.zip", landscapes=0)
+    with pytest.raises(ParamError, match="--policy"):
+        run_search(model, land / "space.yaml", "marl", 50, tmp_path / "none", policy=tmp_path / "missing.zip")
+    with pytest.raises(ParamError, match="--policy"):
+        run_search(model, land / "space.yaml", "lse", 50, tmp_path / "lse", policy=policy)
