@@ -176,6 +176,13 @@ def test_pretrain_writes_a_policy_that_marl_and_its_ablation_load(land, tmp_path
     policy = tmp_path / "policy.zip"
     result = pretrain(land / "space.yaml", policy, landscapes=2, budget=96, timesteps=256, agents=2)
     assert policy.is_file() and result["episodes"] >= 2
+    # the same arguments train the same weights
+    from stable_baselines3 import PPO
+
+    again = tmp_path / "again.zip"
+    pretrain(land / "space.yaml", again, landscapes=2, budget=96, timesteps=256, agents=2)
+    a, b = (PPO.load(f, device="cpu").policy.state_dict() for f in (policy, again))
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
     model = f"planted:{land / 'planted.yaml'}"
     for variant in ("marl", "marl-frozen", "marl-untrained"):
         r = run_search(model, land / "space.yaml", variant, 160, tmp_path / variant, agents=2, seed=1,

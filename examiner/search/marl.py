@@ -17,12 +17,12 @@ uses another pretrained policy (``examiner pretrain``).
 
 **Learning does not win, as measured** (held-out realistic landscapes 200-209 over
 ``scenes/search_all.yaml``, 600 queries, one seed each; ``assets/policies/README.md``): recall
-0.49 pretrained and fine-tuned, 0.49 pretrained and frozen, 0.50 untrained, against 0.53 for
-``lse``. Fine-tuning online over one search moves the weights by about 0.002 (328 gradient
-steps at learning rate 1e-4): too little to change a choice, which is why ``marl`` and
-``marl-frozen`` agree. Pretraining (87 searches, 20,000 agent steps) did not raise the modes
-found per training search either (3.7 in its first ten and its last ten). So ``lse`` is the
-default strategy; ``marl`` stays as the learning path - the environment, the policy and the
+0.50 pretrained and fine-tuned, 0.47 pretrained and frozen, 0.50 untrained, against 0.53 for
+``lse``. Fine-tuning online over one search moves the weights by about 0.002 (some 300
+gradient steps at learning rate 1e-4), which changes few choices. Pretraining (91 searches,
+20,000 agent steps) raised the modes found per training search from 4.2 (first ten) to 4.8
+(last ten), on different landscapes each, and did not carry over to held-out ones. So ``lse``
+is the default strategy; ``marl`` stays as the learning path - the environment, the policy and the
 pretraining are the real thing - for anyone with the compute to train it longer."""
 
 from __future__ import annotations
