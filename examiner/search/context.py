@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from examiner.evaluate import Evaluator, Query
+from examiner.search.characterize import MIN_SAMPLES
 from examiner.search.regions import Region, RegionRegistry
 from synthgen.errors import SynthgenError
 
@@ -215,9 +216,9 @@ class SearchContext:
             self._characterizer = Characterizer(self)
         return self._characterizer
 
-    def validate(self, region: Region, samples: int | None = None, least: int | None = None) -> bool:
+    def validate(self, region: Region, samples: int | None = None, least: int = MIN_SAMPLES) -> bool:
         """The region holds when its failure rate clears the threshold (see Characterizer.validate)."""
-        ok = self.characterizer.validate(region, samples, **({} if least is None else {"least": least}))
+        ok = self.characterizer.validate(region, samples, least)
         if ok:
             region.examples = [q.id for x, q in self.history if q.failed and not q.cached and region.contains(x)][:8]
         return ok

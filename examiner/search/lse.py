@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from examiner.search.context import SearchContext
-from examiner.search.proposer import known_mask
+from examiner.search.proposer import known_mask, queried
 from examiner.search.strategy import Strategy
 from examiner.search.surrogate import Surrogate, SurrogateConfig
 from examiner.search.surrogate_modes import ModeFinder, ModeFinding
@@ -50,11 +50,9 @@ class LseConfig:
 
 
 def history_arrays(ctx: SearchContext) -> tuple[np.ndarray, np.ndarray]:
-    """(X (n, D), failed (n,)) of every query so far (cache hits left out: they repeat a point)."""
-    rows = [(x, q) for x, q in ctx.history if not q.cached]
-    if not rows:
-        return np.zeros((0, ctx.dims)), np.zeros(0, dtype=bool)
-    return np.array([x for x, _ in rows]), np.array([bool(q.failed) for _, q in rows])
+    """(X (n, D), failed (n,)) of ``proposer.queried(ctx)``."""
+    X, queries = queried(ctx)
+    return X, np.array([bool(q.failed) for q in queries], dtype=bool)
 
 
 def fit_surrogate(ctx: SearchContext, config: SurrogateConfig) -> Surrogate:

@@ -33,6 +33,7 @@ import numpy as np
 
 from examiner.search.context import SearchContext
 from examiner.search.greedy import greedy_boxes
+from examiner.search.proposer import known_mask
 from examiner.search.regions import Region
 
 
@@ -72,16 +73,11 @@ class ModeFinder:
         self.Z = rng.uniform(-1.0, 1.0, (config.mc_points, ctx.dims))
         self.tried: list[Region] = []  # proposals that did not hold
 
-    def known(self, X: np.ndarray) -> np.ndarray:
-        from examiner.search.proposer import known_mask
-
-        return known_mask(self.ctx, X)
-
     def propose(self, surrogate) -> list[tuple[np.ndarray, np.ndarray, float]]:
         """Candidate boxes (lo, hi, predicted rate), the most probable first."""
         c, ch = self.config, self.ctx.characterizer
         p = surrogate.predict(self.Z)[0]
-        free = ~self._known_points()
+        free = ~known_mask(self.ctx, self.Z)
         if not (p[free] >= c.min_predicted).any():
             return []
         min_gain = 10.0 * len(self.Z) / 750.0  # the map's bar, for a sample of this size
@@ -111,9 +107,6 @@ class ModeFinder:
         if not like:
             return False
         return not c.retry_after or len(like) >= 2 or any(self.ctx.used - r.found_at < c.retry_after for r in like)
-
-    def _known_points(self) -> np.ndarray:
-        return self.known(self.Z)
 
     def _prune(self, p: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Bounds whose relaxation barely lowers the predicted rate are dropped, the least
@@ -162,7 +155,7 @@ class ModeFinder:
         if self.ctx.used < self.config.min_queries:
             return found
         for lo, hi, _ in self.propose(surrogate)[:limit]:
-            if self.known(0.5 * (lo + hi)[None])[0] and self.known(lo[None])[0]:
+            if known_mask(self.ctx, np.stack([0.5 * (lo + hi), lo])).all():
                 continue  # a mode confirmed meanwhile covers it
             region = self.confirm(lo, hi, owner)
             if region is not None:
