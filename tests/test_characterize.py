@@ -181,3 +181,26 @@ def test_screening_a_box_that_bounds_nothing_ends(space):
     lo, hi = -np.ones(ch.ctx.dims), np.ones(ch.ctx.dims)
     out_lo, out_hi = ch._screen(lo, hi)  # used to split an empty group forever
     assert (out_lo == lo).all() and (out_hi == hi).all()
+
+
+def test_faces_are_placed_again_on_the_whole_history():
+    """A box confirmed with its faces off (0.1 instead of 0.3, -0.6 instead of -0.4) is placed
+    where the queries put the boundary; an edge stays at the edge, a categorical bound keeps its
+    choice, and with too few queries nothing moves."""
+    from types import SimpleNamespace
+
+    from examiner.search.faces import refine_faces
+
+    ch = Characterizer(SimpleNamespace(choices=[0, 0, 0, 3]))
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (3000, 4))
+    failed = ((X[:, 0] >= 0.3) & (X[:, 1] <= -0.4)) ^ (rng.uniform(size=len(X)) < 0.03)
+    region = Region(np.array([0.1, -1.0, -1.0, -1.0]), np.array([1.0, -0.6, 1.0, -1 / 3]))
+    lo, hi = refine_faces(region, X, failed, ch)
+    assert lo[0] == pytest.approx(0.3, abs=0.04) and hi[0] == 1.0
+    assert lo[1] == -1.0 and hi[1] == pytest.approx(-0.4, abs=0.04)
+    assert (lo[2], hi[2]) == (-1.0, 1.0)
+    assert (lo[3], hi[3]) == (-1.0, pytest.approx(-1 / 3))
+    assert all(h - l >= ch.config.resolution for l, h in zip(lo, hi))
+    few = refine_faces(region, X[:30], failed[:30], ch)
+    assert np.allclose(few[0], region.lo) and np.allclose(few[1], region.hi)

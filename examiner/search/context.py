@@ -88,8 +88,18 @@ class SearchContext:
             self._characterizer = Characterizer(self, characterization)
 
     def finalize(self) -> None:
-        """Every region's statistics over the whole history (for failures.json)."""
+        """Every region's faces placed on the whole history (``faces.py``), then its statistics
+        (for failures.json)."""
+        from examiner.search.faces import final_box
+        from examiner.search.proposer import queried
+
+        X, queries = queried(self)
+        failed = np.array([bool(q.failed) for q in queries], dtype=bool)
         for r in self.registry.regions:
+            lo, hi = final_box(r, X, failed, self.characterizer) if len(X) else (r.lo, r.hi)
+            if not (np.array_equal(lo, r.lo) and np.array_equal(hi, r.hi)):
+                r.lo, r.hi = lo, hi
+                r.examples = self.examples(r)
             r.stats = self.characterizer.statistics(r)
 
     # --- evaluation -------------------------------------------------------------------------
@@ -220,10 +230,16 @@ class SearchContext:
         """The region holds when its failure rate clears the threshold (see Characterizer.validate)."""
         ok = self.characterizer.validate(region, samples, least)
         if ok:
-            region.examples = [q.id for x, q in self.history if q.failed and not q.cached and region.contains(x)][:8]
+            region.examples = self.examples(region)
         return ok
+
+    def examples(self, region: Region, n: int = 8) -> list[int]:
+        """Query ids of the first ``n`` failures inside the region."""
+        return [q.id for x, q in self.history if q.failed and not q.cached and region.contains(x)][:n]
+
     def accept(self, region: Region) -> Region:
         region.found_at = self.used
+
         def hull_holds(hull: Region) -> bool:
             hull.fixed_at = len(self.history)
             return self.characterizer.validate(hull)

@@ -17,10 +17,10 @@ uses another pretrained policy (``examiner pretrain``).
 
 **Learning does not win, as measured** (held-out realistic landscapes 200-209 over
 ``scenes/search_all.yaml``, 600 queries, one seed each; ``assets/policies/README.md``): recall
-0.50 pretrained and fine-tuned, 0.47 pretrained and frozen, 0.50 untrained, against 0.53 for
+0.49 pretrained and fine-tuned, 0.47 pretrained and frozen, 0.49 untrained, against 0.55 for
 ``lse``. Fine-tuning online over one search moves the weights by about 0.002 (some 300
-gradient steps at learning rate 1e-4), which changes few choices. Pretraining (91 searches,
-20,000 agent steps) raised the modes found per training search from 4.2 (first ten) to 4.8
+gradient steps at learning rate 1e-4), which changes few choices. Pretraining (103 searches,
+20,000 agent steps) raised the modes found per training search from 4.7 (first ten) to 5.0
 (last ten), on different landscapes each, and did not carry over to held-out ones. So ``lse``
 is the default strategy; ``marl`` stays as the learning path - the environment, the policy and the
 pretraining are the real thing - for anyone with the compute to train it longer."""
@@ -68,9 +68,20 @@ def new_model(vec, n_agents: int, seed: int, online: bool, config: AcquisitionCo
 
     from examiner.search.candidate_policy import CandidatePolicy
 
-    return PPO(CandidatePolicy, vec, seed=seed, device="cpu", verbose=0,
-               policy_kwargs={"candidates": config.candidates, "features": len(FEATURES)},
-               tensorboard_log=str(tensorboard) if tensorboard else None, **ppo_settings(n_agents, online))
+    model = PPO(CandidatePolicy, vec, seed=seed, device="cpu", verbose=0,
+                policy_kwargs={"candidates": config.candidates, "features": len(FEATURES)},
+                tensorboard_log=str(tensorboard) if tensorboard else None, **ppo_settings(n_agents, online))
+    return quiet(model, tensorboard)
+
+
+def quiet(model, tensorboard=None):
+    """Without a TensorBoard folder, PPO logs nowhere (left alone, every ``learn`` makes an empty
+    ``SB3-<date>`` folder in the system's temporary directory)."""
+    if not tensorboard:
+        from stable_baselines3.common.logger import Logger
+
+        model.set_logger(Logger(folder=None, output_formats=[]))
+    return model
 
 
 class MarlSearch(Strategy):
@@ -98,7 +109,8 @@ class MarlSearch(Strategy):
 
         model = PPO.load(self.policy, env=vec, device="cpu", custom_objects=ppo_settings(self.agents, True) | {"seed": seed})
         model.set_random_seed(seed)
-        return model
+        model.tensorboard_log = str(self.tensorboard) if self.tensorboard else None
+        return quiet(model, self.tensorboard)
 
     def run(self, ctx: SearchContext) -> None:
         import torch

@@ -10,7 +10,8 @@ already knows most of that from the history. So:
    grown one dim at a time (``greedy.greedy_boxes`` on the predicted probabilities: each step
    bounds the dim whose two-rate interval explains the predicted failures best; at most
    ``max_dims`` dims). A bound stays only if relaxing it lowers the box's predicted rate by at
-   least ``min_drop`` of it; a box is tried only if its predicted rate is at least
+   least ``min_drop`` of the box's excess over the space's predicted rate (every bound judged
+   against the whole box); a box is tried only if its predicted rate is at least
    ``min_predicted``, it holds at least ``min_share`` of the space, and it is not the
    box that failed before (IoU at least 0.5 with a rejected one).
 2. **Confirm** (``confirm``), on queries only, the surrogate decides nothing here: the box's
@@ -46,7 +47,8 @@ class ModeFinding:
     min_share: float = 0.01  # ... and holds at least this share of the space
     min_predicted: float = 0.35  # a box is tried when its predicted rate is at least this (a forest's
     # probabilities are smoothed towards the base rate; a box that fails less costs ~8 queries)
-    min_drop: float = 0.3  # a bound stays if relaxing it lowers the predicted rate by this share
+    min_drop: float = 0.5  # a bound stays if relaxing it lowers the predicted excess rate by this share
+    # (recall 0.55 on 12 tuning landscapes at 600 queries; 0.3: 0.53, 0.65: 0.51)
     check_dims: bool = True  # test every bound on fresh queries beside the box
     samples: int = 16  # fresh queries a proposal's validation draws at most (a box still undecided
     # then is dropped: the surrogate, which has seen them, proposes a better one)
@@ -109,22 +111,20 @@ class ModeFinder:
         return not c.retry_after or len(like) >= 2 or any(self.ctx.used - r.found_at < c.retry_after for r in like)
 
     def _prune(self, p: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Bounds whose relaxation barely lowers the predicted rate are dropped, the least
-        important first."""
+        """The box without the bounds whose relaxation barely matters to the surrogate: relaxing
+        a kept bound lowers the predicted rate by at least ``min_drop`` of the box's excess over
+        the space's predicted rate. Every bound is judged against the whole box, once: judged
+        one after another, a box the forest smears (0.6 inside, 0.3 around) loses every bound."""
         ch = self.ctx.characterizer
-        while True:
-            rate, _ = predicted_rate(p, self.Z, lo, hi)
-            drops = {}
-            for d in np.nonzero(ch.restricted(lo, hi))[0]:
-                wlo, whi = lo.copy(), hi.copy()
+        rate, _ = predicted_rate(p, self.Z, lo, hi)
+        excess = rate - float(p.mean())
+        wlo, whi = lo.copy(), hi.copy()
+        for d in np.nonzero(ch.restricted(lo, hi))[0]:
+            rlo, rhi = lo.copy(), hi.copy()
+            rlo[d], rhi[d] = -1.0, 1.0
+            if rate - predicted_rate(p, self.Z, rlo, rhi)[0] < self.config.min_drop * excess:
                 wlo[d], whi[d] = -1.0, 1.0
-                drops[d] = rate - predicted_rate(p, self.Z, wlo, whi)[0]
-            weak = [d for d, v in drops.items() if v < self.config.min_drop * rate]
-            if not weak:
-                return lo, hi
-            d = min(weak, key=lambda d: drops[d])
-            lo, hi = lo.copy(), hi.copy()
-            lo[d], hi[d] = -1.0, 1.0
+        return wlo, whi
 
     def confirm(self, lo: np.ndarray, hi: np.ndarray, owner: str) -> Region | None:
         """The box as a registered mode, or None (remembered so it is not proposed again)."""
