@@ -28,7 +28,7 @@ from gymnasium import spaces
 from pettingzoo.utils.env import ParallelEnv
 
 from examiner.search.context import BudgetExhausted, SearchContext
-from examiner.search.lse import LseConfig, candidate_pool, fit_surrogate, history_arrays, straddle
+from examiner.search.lse import LseConfig, candidate_pool, fit_surrogate, straddle
 from examiner.search.proposer import known_mask
 from examiner.search.surrogate_modes import ModeFinder
 
@@ -103,7 +103,7 @@ class AcquisitionEnv(ParallelEnv):
         order = np.argsort(-score, kind="stable")
         top, rest = order[: K * half], order[K * half:]
         rest = rest[ctx.rng.permutation(len(rest))]
-        X, y = history_arrays(ctx)
+        X, y = ctx.queried_failed()
         scale = np.sqrt(ctx.dims)
         unexplained = int((y & ~known_mask(ctx, X)).sum()) if len(X) else 0
         glob = [min(1.0, ctx.used / ctx.budget), min(1.0, len(ctx.registry.regions) / 8.0),

@@ -91,10 +91,8 @@ class SearchContext:
         """Every region's faces placed on the whole history (``faces.py``), then its statistics
         (for failures.json)."""
         from examiner.search.faces import final_box
-        from examiner.search.proposer import queried
 
-        X, queries = queried(self)
-        failed = np.array([bool(q.failed) for q in queries], dtype=bool)
+        X, failed = self.queried_failed()
         for r in self.registry.regions:
             lo, hi = final_box(r, X, failed, self.characterizer) if len(X) else (r.lo, r.hi)
             if not (np.array_equal(lo, r.lo) and np.array_equal(hi, r.hi)):
@@ -232,6 +230,17 @@ class SearchContext:
         if ok:
             region.examples = self.examples(region)
         return ok
+
+    def queried(self) -> tuple[np.ndarray, list[Query]]:
+        """(X (n, D), queries) of every query of the search so far (base sample, proposals,
+        growth and validation; cache hits left out, they repeat a point)."""
+        rows = [(x, q) for x, q in self.history if not q.cached]
+        return (np.array([x for x, _ in rows]) if rows else np.zeros((0, self.dims))), [q for _, q in rows]
+
+    def queried_failed(self) -> tuple[np.ndarray, np.ndarray]:
+        """(X (n, D), failed (n,) bool) of ``queried()``."""
+        X, queries = self.queried()
+        return X, np.array([bool(q.failed) for q in queries], dtype=bool)
 
     def examples(self, region: Region, n: int = 8) -> list[int]:
         """Query ids of the first ``n`` failures inside the region."""

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from examiner.search.context import SearchContext
-from examiner.search.proposer import known_mask, queried
+from examiner.search.proposer import known_mask
 from examiner.search.strategy import Strategy
 from examiner.search.surrogate import Surrogate, SurrogateConfig
 from examiner.search.surrogate_modes import ModeFinder, ModeFinding
@@ -49,21 +49,15 @@ class LseConfig:
     finding: ModeFinding = field(default_factory=ModeFinding)
 
 
-def history_arrays(ctx: SearchContext) -> tuple[np.ndarray, np.ndarray]:
-    """(X (n, D), failed (n,)) of ``proposer.queried(ctx)``."""
-    X, queries = queried(ctx)
-    return X, np.array([bool(q.failed) for q in queries], dtype=bool)
-
-
 def fit_surrogate(ctx: SearchContext, config: SurrogateConfig) -> Surrogate:
-    X, y = history_arrays(ctx)
+    X, y = ctx.queried_failed()
     return Surrogate(config, seed=int(ctx.rng.integers(1, 2**31 - 1))).fit(X, y)
 
 
 def candidate_pool(ctx: SearchContext, c: LseConfig) -> tuple[np.ndarray, np.ndarray]:
     """(C (n, D), near (n,) bool): uniform candidates and ones around unexplained failures
     (``near``: the trust regions), none inside a known mode."""
-    X, y = history_arrays(ctx)
+    X, y = ctx.queried_failed()
     parts = [ctx.rng.uniform(-1.0, 1.0, (c.pool, ctx.dims))]
     fails = X[y & ~known_mask(ctx, X)] if len(X) else X
     if len(fails):

@@ -30,17 +30,10 @@ def known_mask(ctx: SearchContext, X: np.ndarray) -> np.ndarray:
     return mask
 
 
-def queried(ctx: SearchContext) -> tuple[np.ndarray, list[Query]]:
-    """(X (n, D), queries) of every query of the search so far (base sample, proposals, growth
-    and validation; cache hits left out, they repeat a point)."""
-    rows = [(x, q) for x, q in ctx.history if not q.cached]
-    return (np.array([x for x, _ in rows]) if rows else np.zeros((0, ctx.dims))), [q for _, q in rows]
-
-
 def observations(ctx: SearchContext, known_penalty: float) -> tuple[np.ndarray, np.ndarray]:
-    """(X (n, D), value (n,)) of ``queried(ctx)``: the error (0 for a query that could not be
+    """(X (n, D), value (n,)) of ``ctx.queried()``: the error (0 for a query that could not be
     graded), minus ``known_penalty`` for points in known regions."""
-    X, queries = queried(ctx)
+    X, queries = ctx.queried()
     value = np.array([q.error if q.graded else 0.0 for q in queries])
     return X, value - known_penalty * known_mask(ctx, X)
 
