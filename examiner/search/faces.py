@@ -5,10 +5,11 @@ growth's probes). By the end of a search many more queries lie around it: the po
 concentrates near boundaries, other modes' validation, later proposals. Each face is placed again
 on them, one dim at a time: the queries inside the box in every other dim (its slab along that
 dim) are split by the maximum-likelihood interval of two failure rates (``best_interval``, the
-same cut the boxes were grown with). A face moves only where the slab holds enough queries on
-both sides and the new interval overlaps the old one by at least half (the same mode, better
-placed); a bound at the edge of a range stays there, and no bound becomes narrower than the
-resolution. Categorical dims keep their choices. No query is spent.
+same cut the boxes were grown with). A face moves only where the slab holds at least
+``MIN_SLAB`` queries, ``MIN_FAILED`` of them failing, and the new interval overlaps the old one
+by at least half of their union (the same mode, better placed); a bound at the edge of a range
+stays there, and no bound becomes narrower than the resolution. Categorical dims keep their
+choices. No query is spent.
 
 A mode's failure rate is measured only on points drawn uniformly from a box that holds it, after
 it was first fixed (``Characterizer.statistics``). A box whose faces moved out may hold too few
