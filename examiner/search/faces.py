@@ -36,8 +36,9 @@ def refine_faces(region: Region, X: np.ndarray, failed: np.ndarray, characterize
     lo, hi = region.lo.copy(), region.hi.copy()
     restricted = characterizer.restricted(lo, hi)
     for d in np.nonzero(restricted & (characterizer.choices == 0))[0]:
-        others = np.arange(len(lo)) != d
-        slab = ((X[:, others] >= lo[others] - 1e-12) & (X[:, others] <= hi[others] + 1e-12)).all(1)
+        wlo, whi = lo.copy(), hi.copy()
+        wlo[d], whi[d] = -1.0, 1.0
+        slab = characterizer.inside(X, wlo, whi)
         if slab.sum() < MIN_SLAB or failed[slab].sum() < MIN_FAILED:
             continue
         a, b = best_interval(X[slab, d], failed[slab], min_inside=MIN_FAILED)
