@@ -9,11 +9,12 @@ mode in the fewest factors (a 600-query CMA-ES search: 0 of 24 uniform queries f
 failing queries lie in many-joint corners, no mode clears the 0.5 threshold), so it gives the
 loop nothing to fine-tune on. ``--strategy cmaes`` (or any search strategy) searches instead.
 
-1. Forgetting, on training seed 0: fine-tuning with fresh renders of the default scene (what
-   the loop did before replay), with replay of the baseline's own training data, and replay
-   with a lower encoder learning rate, an L2 pull to the starting weights (L2-SP), a lower
-   learning rate, or frozen batch-norm statistics; each run is measured at its last step and
-   at its best validated step (early stopping).
+1. Forgetting, on training seed 0: fine-tuning with replay of the baseline's own training data,
+   measured at its last step, at its best validated step (early stopping), and at the best
+   validated blend of the starting and the last step's weights (weight interpolation,
+   WiSE-FT). ``--variants all`` adds fresh renders of the default scene instead of replay (what
+   the loop did before replay) and replay with a lower encoder learning rate, an L2 pull to the
+   starting weights (L2-SP), a lower learning rate, or frozen batch-norm statistics.
 2. The chosen setting over ``--seeds`` training seeds: mean, sd over seeds and the 95% interval
    of the mean (a paired bootstrap over the held-out images), and a fresh search per seed.
 
@@ -25,7 +26,7 @@ modes and of the default scene). Runs already in ``--out`` with the same setting
 
     python benchmarks/finetune.py [--model out/bench_finetune/baseline.pt] [--seeds 3] [--heldout 500]
         [--val 100] [--space benchmarks/finetune_space.yaml] [--strategy map] [--budget 600] [--threshold 0.5]
-        [--n 400] [--steps 300] [--mix 0.3] [--json benchmarks/results/finetune.json]
+        [--n 2000] [--steps 2000] [--mix 0.3] [--variants all] [--json benchmarks/results/finetune.json]
 """
 
 from __future__ import annotations
@@ -40,15 +41,19 @@ from pathlib import Path
 
 from report import machine
 
-#: the settings the forgetting comparison trains (each also measured at its best validated step)
+#: the settings the forgetting comparison can train: each is measured at its last step and at its
+#: best validated step (early stopping) or, with ``interpolate``, its best validated blend
 VARIANTS = {
-    "fresh renders": dict(replay="fresh"),
     "replay": dict(replay="baseline"),
+    "replay + weight interpolation": dict(replay="baseline", interpolate=True),
+    "fresh renders": dict(replay="fresh"),
     "replay + encoder lr x0.1": dict(replay="baseline", encoder_lr_scale=0.1),
     "replay + L2-SP": dict(replay="baseline", anchor_weight=None),  # None: --anchor-weight
     "replay, lr / 5": dict(replay="baseline", lr_scale=0.2),
     "replay + frozen BN statistics": dict(replay="baseline", freeze_norm_stats=True),
 }
+#: what the comparison trains unless --variants says otherwise
+DEFAULT_VARIANTS = ("replay", "replay + weight interpolation")
 
 
 def main() -> None:
@@ -60,18 +65,24 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=600)
     ap.add_argument("--threshold", type=float, default=0.5, help="failure rate a mode must reach to be reported")
     ap.add_argument("--seeds", type=int, default=3, help="training seeds of the chosen setting")
-    ap.add_argument("--n", type=int, default=400, help="training samples rendered (--mix of them in the modes)")
+    ap.add_argument("--n", type=int, default=2000, help="training samples rendered (--mix of them in the modes)")
     ap.add_argument("--heldout", type=int, default=500, help="held-out images per set")
     ap.add_argument("--val", type=int, default=100, help="validation images per set (early stopping)")
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--mix", type=float, default=0.3, help="share of failure-mode samples in every batch")
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--anchor-weight", type=float, default=1.0, help="L2-SP weight of that variant")
     ap.add_argument("--tolerance", type=float, default=0.02, help="allowed relative rise of the default error")
+    ap.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
+                    help=f"settings the forgetting comparison trains, comma-separated, or all ({', '.join(VARIANTS)})")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default="out/bench_finetune")
     ap.add_argument("--json", default="benchmarks/results/finetune.json")
     args = ap.parse_args()
+    variants = list(VARIANTS) if args.variants == "all" else [v.strip() for v in args.variants.split(",")]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        ap.error(f"--variants: unknown setting {unknown[0]!r}; expected some of: {', '.join(VARIANTS)}")
     out = Path(args.out)
     t0 = time.perf_counter()
     model = args.model or str(out / "baseline.pt")
@@ -101,12 +112,13 @@ def main() -> None:
         return
 
     def config(seed: int, replay: str, encoder_lr_scale: float = 1.0, anchor_weight: float = 0.0,
-               lr_scale: float = 1.0, freeze_norm_stats: bool = False):
-        """Every run validates and keeps its best step besides its last: both are measured."""
+               lr_scale: float = 1.0, freeze_norm_stats: bool = False, interpolate: bool = False):
+        """Every run validates and keeps its best step (or blend) besides its last: both are measured."""
         settings = FinetuneSettings(lr=args.lr * lr_scale, steps=args.steps, seed=seed,
                                     encoder_lr_scale=encoder_lr_scale, freeze_norm_stats=freeze_norm_stats,
                                     anchor_weight=args.anchor_weight if anchor_weight is None else anchor_weight)
-        return FinetuneConfig(mix=args.mix, n_train=args.n, replay=replay, early_stop=True, settings=settings)
+        return FinetuneConfig(mix=args.mix, n_train=args.n, replay=replay, early_stop=not interpolate,
+                              interpolate=interpolate, settings=settings)
 
     def run(name: str, cfg: FinetuneConfig) -> dict:
         """One fine-tuning run; one already in its folder with the same settings is read back."""
@@ -125,14 +137,16 @@ def main() -> None:
     def scores(result: dict, key: str) -> dict:
         return {k: FolderScores.from_dict(v) for k, v in result["scores"][key].items()}
 
-    # 1. forgetting: every variant on seed 0, each at its last step and at its best validated step
+    # 1. forgetting: every variant on seed 0, each at its last step and at its best validated step or blend
     runs, candidates = {}, {}
-    for name, kw in VARIANTS.items():
+    for name in variants:
+        kw = VARIANTS[name]
         runs[name] = run(f"{name} seed0", config(0, **kw))
-        candidates[name] = (runs[name]["comparison_last_step"], False, name)
-        candidates[name + " + early stop"] = (runs[name]["comparison"], True, name)
-    before = scores(runs["replay"], "before")
-    print("\n## forgetting: training seed 0 (each setting at its last step and at its best validated step)\n")
+        last, kept = ((f"{name}: last step", name) if kw.get("interpolate") else (name, name + " + early stop"))
+        candidates[last] = (runs[name]["comparison_last_step"], False, name)
+        candidates[kept] = (runs[name]["comparison"], True, name)
+    print("\n## forgetting: training seed 0 (each setting at its last step and at its best validated step or "
+          "blend of the starting and the last weights)\n")
     print(forgetting_table(candidates, runs))
     chosen, rule = choose(candidates, args.tolerance)
     _, early, base_name = candidates[chosen]
@@ -142,6 +156,8 @@ def main() -> None:
     afters, found, per_seed = [], [], []
     for seed in range(args.seeds):
         r = runs[base_name] if seed == 0 else run(f"{base_name} seed{seed}", config(seed, **VARIANTS[base_name]))
+        if seed == 0:
+            before = scores(r, "before")
         afters.append(scores(r, "after" if early else "last_step"))
         ckpt = r["finetuned"] if early else r["finetuned_last_step"]
 
@@ -177,15 +193,19 @@ def main() -> None:
 
 def forgetting_table(candidates: dict, runs: dict) -> str:
     lines = ["| setting (seed 0) | failure rate in the modes [95% CI] | change | default 1 - OKS [95% CI] | "
-             "change [95% CI] | PCK@0.1 | step |", "| --- | --- | --- | --- | --- | --- | --- |"]
+             "change [95% CI] | PCK@0.1 | weights kept |", "| --- | --- | --- | --- | --- | --- | --- |"]
     first = next(iter(candidates.values()))[0]
     fr0, de0 = first["modes_failure_rate"]["before"], first["default_error"]["before"]
     lines.append(f"| before fine-tuning | {fr0[0]:.3f} [{fr0[1]:.3f}, {fr0[2]:.3f}] | - | "
-                 f"{de0[0]:.4f} [{de0[1]:.4f}, {de0[2]:.4f}] | - | {first['default_pck']['before'][0]:.4f} | 0 |")
+                 f"{de0[0]:.4f} [{de0[1]:.4f}, {de0[2]:.4f}] | - | {first['default_pck']['before'][0]:.4f} | step 0 |")
     for name, (c, early, base) in candidates.items():
         fr, de = c["modes_failure_rate"], c["default_error"]
         training = runs[base]["training"]
-        step = training["stopped_at"] if early else training["steps"]
+        step = training["steps"]
+        if early and "interpolation" in training:
+            step = f"{training['interpolation']['alpha']:.1f} of the way to step {step}"
+        elif early:
+            step = training["stopped_at"]
         lines.append(f"| {name} | {fr['after'][0]:.3f} [{fr['after'][1]:.3f}, {fr['after'][2]:.3f}] | "
                      f"{100 * fr['change'][0]:+.0f}% | "
                      f"{de['after'][0]:.4f} [{de['after'][1]:.4f}, {de['after'][2]:.4f}] | "

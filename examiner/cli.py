@@ -310,8 +310,9 @@ def finetune(model: str = typer.Option(..., help="Model to fine-tune: torch:CHEC
                                                                    "with --replay fresh, and measured for forgetting)."),
              out: str = typer.Option(..., help="Output folder."),
              mix: float = typer.Option(0.3, help="Share of failure-mode samples in every batch."),
-             steps: int = typer.Option(300, help="Fine-tuning steps."),
-             n: int = typer.Option(400, "-n", help="Training samples rendered: --mix of them in the modes "
+             steps: int = typer.Option(2000, help="Fine-tuning steps (too few leave the model worse on --scene "
+                                                  "than it started)."),
+             n: int = typer.Option(2000, "-n", help="Training samples rendered: --mix of them in the modes "
                                                   "(with --replay fresh, the rest from --scene)."),
              replay: str = typer.Option("auto", help="Replay of the original training data: baseline (the "
                                                      "checkpoint's own training folders) | fresh (new renders of "
@@ -324,10 +325,15 @@ def finetune(model: str = typer.Option(..., help="Model to fine-tune: torch:CHEC
              early_stop: bool = typer.Option(False, "--early-stop/--no-early-stop",
                                              help="Go back to the validated step with the lowest error in the modes "
                                                   "among those within --val-tolerance on the default scene."),
-             val: int = typer.Option(0, help="Validation images per set (modes, scene); early stopping needs them."),
+             interpolate: bool = typer.Option(False, "--interpolate/--no-interpolate",
+                                              help="Keep the validated blend of the starting and the fine-tuned "
+                                                   "weights (0, 0.1, .., 1 of the way) with the lowest error in the "
+                                                   "modes among those within --val-tolerance on the default scene."),
+             val: int = typer.Option(0, help="Validation images per set (modes, scene); --early-stop and "
+                                             "--interpolate need them."),
              val_every: int = typer.Option(50, help="Steps between validations."),
              val_tolerance: float = typer.Option(0.02, help="Relative rise of the default scene's validation error "
-                                                            "that early stopping allows."),
+                                                            "that a kept step or blend may have."),
              batch_size: int = typer.Option(32, help="Images per step."),
              heldout: int = typer.Option(500, help="Held-out images per set (modes, scene)."),
              heldout_seed: int = typer.Option(0, help="Seed of the held-out and validation sets."),
@@ -348,7 +354,8 @@ def finetune(model: str = typer.Option(..., help="Model to fine-tune: torch:CHEC
     settings = FinetuneSettings(lr=lr, steps=steps, seed=seed, encoder_lr_scale=encoder_lr_scale,
                                 anchor_weight=anchor_weight, freeze_norm_stats=freeze_norm_stats)
     config = FinetuneConfig(mix=mix, n_train=n, replay=replay, batch_size=batch_size, early_stop=early_stop,
-                            val_every=val_every, val_tolerance=val_tolerance, settings=settings)
+                            interpolate=interpolate, val_every=val_every, val_tolerance=val_tolerance,
+                            settings=settings)
     result = run(model, regions, scene, out, config, heldout=heldout, val=val, heldout_seed=heldout_seed,
                  workers=workers, search_budget=budget, log=lambda m: console.print(m, highlight=False, markup=False))
     failures = json.loads(Path(regions).read_text())

@@ -29,11 +29,11 @@ from pathlib import Path
 import yaml
 
 from examiner.dataset_eval import score_folder
-from examiner.finetune_loop import MixedBatches, run_training
+from examiner.finetune_loop import MixedBatches, choose_interpolation, run_training
 from examiner.finetune_report import compare, table_markdown, warnings
 from examiner.metrics import FailureRule
 from examiner.models import load_trainable
-from examiner.models.trainable import FinetuneSettings, record_training, restore, trained_ranges
+from examiner.models.trainable import FinetuneSettings, record_training, restore, snapshot, trained_ranges
 from synthgen.dataset.files import json_bytes, write_atomic
 from synthgen.dataset.identity import SampleRange, first_overlap
 from synthgen.errors import ParamError
@@ -49,12 +49,13 @@ class FinetuneConfig:
     """What one fine-tuning run does; each field is an option of ``examiner finetune``."""
 
     mix: float = 0.3  # share of failure-mode samples in every batch
-    n_train: int = 400  # training samples rendered: mix of them in the modes (with replay fresh, the rest of the scene)
+    n_train: int = 2000  # samples rendered: mix of them in the modes (with replay fresh, the rest of the scene)
     replay: str = "auto"  # auto | baseline | fresh (module docstring)
     batch_size: int = 32
     early_stop: bool = False  # go back to the best validated step (see ``finetune``'s validate)
+    interpolate: bool = False  # keep the best validated blend of the starting and the last step's weights
     val_every: int = 50  # steps between validations (when validation sets are rendered)
-    val_tolerance: float = 0.02  # relative rise of the default scene's validation error early stopping allows
+    val_tolerance: float = 0.02  # relative rise of the default scene's validation error a kept step or blend may have
     settings: FinetuneSettings = field(default_factory=FinetuneSettings)
 
     def check(self) -> "FinetuneConfig":
@@ -65,6 +66,8 @@ class FinetuneConfig:
         for name, value in (("-n", self.n_train), ("--batch-size", self.batch_size), ("--val-every", self.val_every)):
             if value < 1:
                 raise ParamError(name, f"must be at least 1, got {value}")
+        if self.early_stop and self.interpolate:
+            raise ParamError("--interpolate", "choose one of --early-stop and --interpolate")
         if not self.val_tolerance >= 0:
             raise ParamError("--val-tolerance", f"must be at least 0, got {self.val_tolerance}")
         self.settings.check()
@@ -87,8 +90,9 @@ def finetune(model: str, regions: str | Path, scene: str | Path, out: str | Path
                              ("--workers", workers, 1)):
         if value < low:
             raise ParamError(name, f"must be at least {low}, got {value}")
-    if config.early_stop and not val:
-        raise ParamError("--early-stop", "needs validation sets (--val > 0)")
+    for option, asked in (("--early-stop", config.early_stop), ("--interpolate", config.interpolate)):
+        if asked and not val:
+            raise ParamError(option, "needs validation sets (--val > 0)")
     regions, out, scene = Path(regions), Path(out), Path(scene)
     failures, search = _load_failures(regions)
     if not scene.is_file():
@@ -130,9 +134,10 @@ def finetune(model: str, regions: str | Path, scene: str | Path, out: str | Path
     start: list[float] = []
 
     def validate(m) -> dict:
-        """Mean 1 - OKS on each validation set. Early stopping lowers the modes' error among the
-        steps whose default-scene error stays within ``val_tolerance`` of the starting model's
-        (step 0, validated first, always does); a step beyond it ranks below them all."""
+        """Mean 1 - OKS on each validation set. Early stopping (interpolation) lowers the modes'
+        error among the steps (blends) whose default-scene error stays within ``val_tolerance``
+        of the starting model's (step 0, validated first, always does); one beyond it ranks below
+        them all."""
         scores = {k: score_folder(m, sets[k], rules[k]).summary()["error"] for k in ("regions_val", "default_val")}
         if not start:
             start.append(scores["default_val"])
@@ -144,12 +149,16 @@ def finetune(model: str, regions: str | Path, scene: str | Path, out: str | Path
     source = "the model's own training data" if replay is not None else "fresh renders"
     log(f"fine-tuning {config.settings.steps} steps of {batches.counts[0]} mode + {batches.counts[1]} replay samples "
         f"(replay: {source})")
+    start_weights = snapshot(mut, "--interpolate") if config.interpolate else None
     training, best = run_training(mut, batches, config.settings, validate if val else None, config.val_every,
                                   config.early_stop, log)
+    if config.interpolate:
+        alpha, best, history = choose_interpolation(mut, start_weights, validate, log=log)
+        training["interpolation"] = {"alpha": alpha, "validation": history}
     record_training(mut, (earlier or []) + [r for r in this_run if r not in (earlier or [])])
     savable = callable(getattr(mut, "save", None))
     last = last_ckpt = None
-    if best is not None:  # the last step is measured (and kept) too: what early stopping changed
+    if best is not None:  # the last step is measured (and kept) too: what early stopping or interpolation changed
         last = {k: score_folder(mut, sets[k], rules[k]) for k in evals}
         last_ckpt = mut.save(out / "finetuned_last_step.pt") if savable else None
         restore(mut, best)
@@ -188,9 +197,15 @@ def markdown(result: dict, failures: dict) -> str:
         search = {**result["search"], "regions_after": [result["search"]["regions_after"]]}
     text = table_markdown(result["comparison"], 1, failures["regions"], failures.get("searched_dims"), search)
     training = result["training"]
+    kept = None
     if "stopped_at" in training:
+        kept = f"early stopping kept step {training['stopped_at']} of {training['steps']}"
+    elif "interpolation" in training:
+        kept = (f"weight interpolation kept the weights {training['interpolation']['alpha']:.1f} of the way from the "
+                "starting model to the last step")
+    if kept:
         last = result["comparison_last_step"]
-        text += (f"\nearly stopping kept step {training['stopped_at']} of {training['steps']}; at the last step the "
+        text += (f"\n{kept}; at the last step the "
                  f"failure rate inside the modes was {last['modes_failure_rate']['after'][0]:.3f} and the default "
                  f"scene error {last['default_error']['after'][0]:.4f}\n")
     return text + "".join(f"\n{w}\n" for w in result["warnings"])

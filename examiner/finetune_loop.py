@@ -2,7 +2,8 @@
 holds a fixed share of failure-mode samples and the rest replays the original training
 distribution; one ``train_step`` per batch; optional validation every few steps, and early
 stopping that keeps the weights of the best validated step (step 0, the starting model,
-included) for the caller to go back to."""
+included) for the caller to go back to; or weight interpolation, which validates blends of the
+starting and the last step's weights and keeps the best."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from examiner.models.trainable import FinetuneSettings, configure, snapshot
+from examiner.models.trainable import FinetuneSettings, configure, interpolate, restore, snapshot
 from examiner.models.training_data import load_image, read_coco
 from synthgen.errors import ParamError, SynthgenError
 
@@ -97,3 +98,28 @@ def run_training(model, batches: MixedBatches, settings: FinetuneSettings,
     if log:
         log(f"early stopping: the best validated step is {best[1]} (validation error {best[0]:.4f})")
     return out, best[2]
+
+
+#: the blends weight interpolation validates: 0 is the starting model, 1 the last step
+ALPHAS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def choose_interpolation(model, start: dict, validate: Callable[[object], dict], alphas=ALPHAS,
+                         log: Callable[[str], None] | None = print) -> tuple[float, dict, list[dict]]:
+    """Validate the weights ``alpha`` of the way from ``start`` to the model's current (last
+    step) weights for every ``alpha`` (WiSE-FT); returns the alpha with the lowest ``val_error``
+    (the smallest on a tie), its weights and every validation. The model is left at its last step."""
+    end = snapshot(model, "--interpolate")
+    best, history = None, []
+    for alpha in alphas:
+        state = interpolate(start, end, alpha)
+        restore(model, state)
+        score = validate(model)
+        history.append({"alpha": alpha, **score})
+        if best is None or score["val_error"] < best[0]:
+            best = (score["val_error"], alpha, state)
+    restore(model, end)
+    if log:
+        log(f"weight interpolation: the best validated blend is {best[1]:.1f} of the way to the last step "
+            f"(validation error {best[0]:.4f})")
+    return best[1], best[2], history

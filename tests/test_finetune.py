@@ -2,6 +2,7 @@
 model (python:module:factory, through train_step); mode samples cover the mode's whole extent
 in the search space; replay of the baseline's own data; held-out sets that would share a sample
 with anything the model was trained on are refused; early stopping goes back to the best step;
+weight interpolation keeps the best validated blend of the starting and the last weights;
 intervals and the warning for a held-out set too small for its comparison."""
 
 import json
@@ -12,10 +13,10 @@ import pytest
 import torch
 
 from examiner.finetune import FinetuneConfig, finetune
-from examiner.finetune_loop import MixedBatches, run_training
+from examiner.finetune_loop import ALPHAS, MixedBatches, choose_interpolation, run_training
 from examiner.intervals import mean_interval, needed_images, relative_change, resolution_warning
 from examiner.models.baseline import BaselineConfig, TorchBaseline, train
-from examiner.models.trainable import FinetuneSettings, trained_ranges
+from examiner.models.trainable import FinetuneSettings, interpolate, trained_ranges
 from synthgen.dataset.identity import SampleRange
 from synthgen.errors import ParamError
 
@@ -206,6 +207,62 @@ def test_early_stopping_keeps_the_best_validated_step():
     assert model.w == 3
 
 
+
+class _Weights:
+    name = "weights"
+
+    def __init__(self, w, n):
+        self.w, self.n = np.asarray(w, dtype=float), n
+
+    def state_dict(self):
+        return {"w": self.w.copy(), "n": self.n}
+
+    def load_state_dict(self, state):
+        self.w, self.n = state["w"].copy(), state["n"]
+
+
+def test_weight_interpolation_keeps_the_best_validated_blend():
+    model = _Weights([1.0, 2.0], 5)  # the last step; the starting weights are 0 with counter 0
+    seen = []
+
+    def validate(m):
+        seen.append(m.w.copy())
+        return {"val_error": abs(m.w[0] - 0.3)}
+
+    alpha, state, history = choose_interpolation(model, {"w": np.zeros(2), "n": 0}, validate, log=None)
+    assert alpha == 0.3 and np.allclose(state["w"], [0.3, 0.6]) and state["n"] == 5  # counters are not blended
+    assert [h["alpha"] for h in history] == list(ALPHAS) and np.allclose(seen[0], 0) and np.allclose(seen[-1], [1, 2])
+    assert np.allclose(model.w, [1, 2]) and model.n == 5  # the model is left at its last step
+    # the baseline's state: floating tensors (batch-norm statistics too) blended, step counters taken from the end
+    a, b = TorchBaseline(BaselineConfig(**TINY)), TorchBaseline(BaselineConfig(**TINY))
+    for p in b.net.parameters():
+        p.data.add_(1.0)
+    end = {k: v + 2 if k.endswith("num_batches_tracked") else v for k, v in b.state_dict().items()}
+    half = interpolate(a.state_dict(), end, 0.5)
+    for k, v in half.items():
+        if v.is_floating_point():
+            assert torch.allclose(v, (a.state_dict()[k] + end[k]) / 2, atol=1e-6), k
+        else:
+            assert torch.equal(v, end[k]), k
+
+
+def test_a_finetune_run_keeps_an_interpolated_blend(tiny, tmp_path):
+    d, ckpt, _ = tiny
+    config = FinetuneConfig(mix=0.5, n_train=4, batch_size=2, replay="fresh", interpolate=True,
+                            settings=FinetuneSettings(steps=2))
+    r = finetune(f"torch:{ckpt}", d / "search" / "failures.json", SCENE, tmp_path / "run", config, val=2,
+                 data=d / "run" / "data", **SMALL)
+    kept = r["training"]["interpolation"]
+    assert kept["alpha"] in ALPHAS and [h["alpha"] for h in kept["validation"]] == list(ALPHAS)
+    assert "comparison_last_step" in r and (tmp_path / "run" / "finetuned_last_step.pt").is_file()
+    assert "weight interpolation kept" in (tmp_path / "run" / "finetune.md").read_text()
+    start, last, chosen = (TorchBaseline.load(f).net.state_dict() for f in
+                           (ckpt, r["finetuned_last_step"], r["finetuned"]))
+    for k, v in chosen.items():
+        if v.is_floating_point():
+            assert torch.allclose(v, start[k] + kept["alpha"] * (last[k] - start[k]), atol=1e-6), k
+
+
 def test_baseline_finetune_settings():
     model = TorchBaseline(BaselineConfig(**TINY))
     model.configure_finetune(FinetuneSettings(lr=1e-3, encoder_lr_scale=0.1, anchor_weight=1.0, steps=10,
@@ -252,6 +309,11 @@ def test_bad_options(tiny, tmp_path):
     with pytest.raises(ParamError, match="--early-stop"):
         finetune(f"torch:{ckpt}", d / "search" / "failures.json", SCENE, tmp_path / "x",
                  FinetuneConfig(early_stop=True))
+    with pytest.raises(ParamError, match="--interpolate"):
+        finetune(f"torch:{ckpt}", d / "search" / "failures.json", SCENE, tmp_path / "x",
+                 FinetuneConfig(interpolate=True))
+    with pytest.raises(ParamError, match="--interpolate"):
+        FinetuneConfig(interpolate=True, early_stop=True).check()
     (tmp_path / "none.json").write_text(json.dumps({"regions": []}))
     with pytest.raises(ParamError, match="--regions"):
         finetune(f"torch:{ckpt}", tmp_path / "none.json", SCENE, tmp_path / "y")
@@ -264,7 +326,8 @@ def test_cli_errors_exit_2(tiny, tmp_path, capsys):
     d, ckpt, _ = tiny
     base = ["finetune", "--regions", str(d / "search" / "failures.json"), "--out", str(tmp_path / "o")]
     for extra, option in ((["--model", "python:no_such_module:f"], "--model"),
-                          (["--model", f"torch:{ckpt}", "--replay", "old"], "--replay")):
+                          (["--model", f"torch:{ckpt}", "--replay", "old"], "--replay"),
+                          (["--model", f"torch:{ckpt}", "--interpolate"], "--interpolate")):
         with pytest.raises(SystemExit) as e:
             run_cli(app, base + extra)
         assert e.value.code == 2 and option in capsys.readouterr().err

@@ -11,7 +11,8 @@ A trainable model is a model under test (``predict(images, infos=None) -> Predic
   what it supports of ``encoder_lr_scale``, ``anchor_weight`` and ``freeze_norm_stats``. Without it only the default
   settings may be asked for (the model's ``train_step`` keeps its own optimiser).
 - ``state_dict()`` / ``load_state_dict(state)`` (optional; what torch modules have): needed
-  for early stopping, which goes back to the best validated step.
+  for early stopping, which goes back to the best validated step, and for weight
+  interpolation, which blends the starting and the fine-tuned weights.
 - ``save(path) -> Path`` (optional): the fine-tuned model is written as ``finetuned.pt``.
 - ``trained_on`` (optional): what the model was trained on, as a list of
   ``synthgen.dataset.identity.SampleRange.to_dict()``; held-out sets are checked against it.
@@ -26,6 +27,8 @@ import copy
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+import numpy as np
+
 from synthgen.dataset.identity import SampleRange
 from synthgen.errors import ParamError
 
@@ -35,7 +38,7 @@ class FinetuneSettings:
     """How a model is fine-tuned (the argument of ``configure_finetune``)."""
 
     lr: float = 5e-4  # peak learning rate (linear warm-up, then cosine decay)
-    steps: int = 300  # optimiser steps
+    steps: int = 2000  # optimiser steps
     warmup: int = 20  # warm-up steps (at most a fifth of the steps)
     seed: int = 0  # batch order, augmentation
     encoder_lr_scale: float = 1.0  # the encoder's learning rate is lr times this (decoder and head: lr)
@@ -88,16 +91,30 @@ def configure(model, settings: FinetuneSettings) -> None:
                                              "keeps its own optimiser; leave this option at its default")
 
 
-def snapshot(model) -> dict:
-    """A copy of the model's weights (for early stopping)."""
+def snapshot(model, option: str = "--early-stop") -> dict:
+    """A copy of the model's weights (for early stopping and weight interpolation, ``option``)."""
     if not callable(getattr(model, "state_dict", None)) or not callable(getattr(model, "load_state_dict", None)):
-        raise ParamError("--early-stop", f"{model.name} has no state_dict / load_state_dict to go back to its "
-                                         "best validated step")
+        raise ParamError(option, f"{model.name} has no state_dict / load_state_dict to go back to its starting "
+                                 "or best validated weights")
     return copy.deepcopy(model.state_dict())
 
 
 def restore(model, state: dict) -> None:
     model.load_state_dict(state)
+
+
+def interpolate(start: dict, end: dict, alpha: float) -> dict:
+    """Weights ``alpha`` of the way from ``start`` to ``end`` (WiSE-FT, Wortsman et al., CVPR
+    2022): every floating-point entry (torch tensor or numpy array, batch-norm statistics
+    included) linearly, anything else (step counters) as ``end`` has it."""
+    out = {}
+    for key, b in end.items():
+        a = start[key]
+        dtype = getattr(b, "dtype", None)
+        floating = b.is_floating_point() if callable(getattr(b, "is_floating_point", None)) else (
+            dtype is not None and np.issubdtype(dtype, np.floating)) or isinstance(b, float)
+        out[key] = a + alpha * (b - a) if floating else copy.deepcopy(b)
+    return out
 
 
 def trained_ranges(model) -> list[SampleRange] | None:
