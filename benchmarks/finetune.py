@@ -46,6 +46,7 @@ from report import machine
 VARIANTS = {
     "replay": dict(replay="baseline"),
     "replay + weight interpolation": dict(replay="baseline", interpolate=True),
+    "replay + search-space samples": dict(replay="baseline", space_mix=0.2),
     "fresh renders": dict(replay="fresh"),
     "replay + encoder lr x0.1": dict(replay="baseline", encoder_lr_scale=0.1),
     "replay + L2-SP": dict(replay="baseline", anchor_weight=None),  # None: --anchor-weight
@@ -112,12 +113,14 @@ def main() -> None:
         return
 
     def config(seed: int, replay: str, encoder_lr_scale: float = 1.0, anchor_weight: float = 0.0,
-               lr_scale: float = 1.0, freeze_norm_stats: bool = False, interpolate: bool = False):
+               lr_scale: float = 1.0, freeze_norm_stats: bool = False, interpolate: bool = False,
+               space_mix: float = 0.0):
         """Every run validates and keeps its best step (or blend) besides its last: both are measured."""
         settings = FinetuneSettings(lr=args.lr * lr_scale, steps=args.steps, seed=seed,
                                     encoder_lr_scale=encoder_lr_scale, freeze_norm_stats=freeze_norm_stats,
                                     anchor_weight=args.anchor_weight if anchor_weight is None else anchor_weight)
-        return FinetuneConfig(mix=args.mix, n_train=args.n, replay=replay, early_stop=not interpolate,
+        return FinetuneConfig(mix=args.mix, space_mix=space_mix, n_train=args.n, replay=replay,
+                              early_stop=not interpolate,
                               interpolate=interpolate, settings=settings)
 
     def run(name: str, cfg: FinetuneConfig) -> dict:
@@ -180,9 +183,14 @@ def main() -> None:
     print(f"targets: failure rate inside the modes {100 * fr['change'][0]:+.1f}% (target <= -50%); default-scene "
           f"error upper 95% bound {100 * de['change'][2]:+.1f}% (target <= +{100 * args.tolerance:.0f}%); modes "
           f"found by a fresh search {len(failures['regions'])} -> {sum(found) / len(found):.2f} (mean)")
+    if "space_failure_rate" in comparison:
+        sp = comparison["space_failure_rate"]
+        print(f"failure rate over the whole search space {sp['before'][0]:.3f} -> {sp['after'][0]:.3f} "
+              f"({100 * sp['change'][0]:+.1f}%): what fixing the modes did elsewhere in the space")
     doc = {"machine": machine(), "command": command, "model": model, "chosen": chosen, "seeds": per_seed,
            "forgetting": {k: {"early_stop": v[1], **{m: v[0][m] for m in ("modes_failure_rate", "default_error",
-                                                                          "default_pck")}}
+                                                                          "default_pck", "space_failure_rate")
+                                                       if m in v[0]}}
                           for k, v in candidates.items()},
            "comparison": comparison, "heldout": args.heldout, "needed_images": needed,
            "seconds": round(time.perf_counter() - t0, 1)}
@@ -193,11 +201,14 @@ def main() -> None:
 
 def forgetting_table(candidates: dict, runs: dict) -> str:
     lines = ["| setting (seed 0) | failure rate in the modes [95% CI] | change | default 1 - OKS [95% CI] | "
-             "change [95% CI] | PCK@0.1 | weights kept |", "| --- | --- | --- | --- | --- | --- | --- |"]
+             "change [95% CI] | PCK@0.1 | failure rate over the search space | weights kept |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     first = next(iter(candidates.values()))[0]
     fr0, de0 = first["modes_failure_rate"]["before"], first["default_error"]["before"]
+    sp0 = _space(first, "before")
     lines.append(f"| before fine-tuning | {fr0[0]:.3f} [{fr0[1]:.3f}, {fr0[2]:.3f}] | - | "
-                 f"{de0[0]:.4f} [{de0[1]:.4f}, {de0[2]:.4f}] | - | {first['default_pck']['before'][0]:.4f} | step 0 |")
+                 f"{de0[0]:.4f} [{de0[1]:.4f}, {de0[2]:.4f}] | - | {first['default_pck']['before'][0]:.4f} | {sp0} | "
+                 "step 0 |")
     for name, (c, early, base) in candidates.items():
         fr, de = c["modes_failure_rate"], c["default_error"]
         training = runs[base]["training"]
@@ -210,8 +221,13 @@ def forgetting_table(candidates: dict, runs: dict) -> str:
                      f"{100 * fr['change'][0]:+.0f}% | "
                      f"{de['after'][0]:.4f} [{de['after'][1]:.4f}, {de['after'][2]:.4f}] | "
                      f"{100 * de['change'][0]:+.1f}% [{100 * de['change'][1]:+.1f}, {100 * de['change'][2]:+.1f}] | "
-                     f"{c['default_pck']['after'][0]:.4f} | {step} |")
+                     f"{c['default_pck']['after'][0]:.4f} | {_space(c, 'after')} | {step} |")
     return "\n".join(lines) + "\n"
+
+
+def _space(comparison: dict, when: str) -> str:
+    row = comparison.get("space_failure_rate")
+    return "-" if row is None else "{:.3f} [{:.3f}, {:.3f}]".format(*row[when])
 
 
 def choose(candidates: dict, tolerance: float) -> tuple[str, str]:

@@ -310,6 +310,8 @@ def finetune(model: str = typer.Option(..., help="Model to fine-tune: torch:CHEC
                                                                    "with --replay fresh, and measured for forgetting)."),
              out: str = typer.Option(..., help="Output folder."),
              mix: float = typer.Option(0.3, help="Share of failure-mode samples in every batch."),
+             space_mix: float = typer.Option(0.0, help="Share of samples from the whole search space (every searched "
+                                                       "dim over its range) in every batch."),
              steps: int = typer.Option(2000, help="Fine-tuning steps (too few leave the model worse on --scene "
                                                   "than it started)."),
              n: int = typer.Option(2000, "-n", help="Training samples rendered: --mix of them in the modes "
@@ -353,7 +355,7 @@ def finetune(model: str = typer.Option(..., help="Model to fine-tune: torch:CHEC
         budget = search_budget or known
     settings = FinetuneSettings(lr=lr, steps=steps, seed=seed, encoder_lr_scale=encoder_lr_scale,
                                 anchor_weight=anchor_weight, freeze_norm_stats=freeze_norm_stats)
-    config = FinetuneConfig(mix=mix, n_train=n, replay=replay, batch_size=batch_size, early_stop=early_stop,
+    config = FinetuneConfig(mix=mix, space_mix=space_mix, n_train=n, replay=replay, batch_size=batch_size, early_stop=early_stop,
                             interpolate=interpolate, val_every=val_every, val_tolerance=val_tolerance,
                             settings=settings)
     result = run(model, regions, scene, out, config, heldout=heldout, val=val, heldout_seed=heldout_seed,

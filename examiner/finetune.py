@@ -2,20 +2,24 @@
 search found, fine-tune the model on batches that mix them with replay of its original training
 distribution, and measure on held-out images that no training set can hold: the failure rate
 over each mode's whole extent and the error on the default scene, before and after, with 95%
-intervals; optionally search the fine-tuned model again with the same budget and seed.
+intervals, and the failure rate over the whole search space (what fixing the modes may break
+elsewhere in it); optionally search the fine-tuned model again with the same budget and seed.
 
 Sets. A mode's samples come from the search space as a scene (``SearchSpace.scene_dict``):
 the mode's restricted dims uniform inside its bounds, every other searched dim uniform over its
 range, everything else as the queries had it, so the held-out failure rate is the mode's over
-its whole extent, not where the search happened to sample. The default-scene sets come from
-``scene``. Training sets take seeds ``seed * 10 + k``, held-out and validation sets
+its whole extent, not where the search happened to sample. Search-space samples
+(``space_mix`` of every batch, and a held-out set) have every searched dim uniform over its
+range: with them the model also sees, outside the modes, whatever the space holds fixed (a
+garment, a background), so that cannot become a cue for the modes' views. The default-scene
+sets come from ``scene``. Training sets take seeds ``seed * 10 + k``, held-out and validation sets
 ``heldout_seed * 10 + k`` (one held-out set for every training seed); before anything renders,
 every held-out and validation set is checked, by sample identity (scene file hash, seed,
 index), against all the model was trained on (its checkpoint's record) and this run's training
 sets.
 
 Replay. ``baseline`` replays the model's own training folders (named in its checkpoint);
-``fresh`` renders ``(1 - mix) * n_train`` new samples of ``scene``; ``auto`` takes the first
+``fresh`` renders ``(1 - mix - space_mix) * n_train`` new samples of ``scene``; ``auto`` takes the first
 when those folders are on disk."""
 
 from __future__ import annotations
@@ -39,8 +43,8 @@ from synthgen.dataset.identity import SampleRange, first_overlap
 from synthgen.errors import ParamError
 
 #: dataset seed offsets: training sets at seed * 10 + k, held-out and validation at heldout_seed * 10 + k
-TRAIN_SETS = {"regions_train": 1, "default_train": 2}
-EVAL_SETS = {"regions_heldout": 3, "default_heldout": 4, "regions_val": 5, "default_val": 6}
+TRAIN_SETS = {"regions_train": 1, "default_train": 2, "space_train": 7}
+EVAL_SETS = {"regions_heldout": 3, "default_heldout": 4, "regions_val": 5, "default_val": 6, "space_heldout": 8}
 REPLAYS = ("auto", "baseline", "fresh")
 
 
@@ -49,6 +53,7 @@ class FinetuneConfig:
     """What one fine-tuning run does; each field is an option of ``examiner finetune``."""
 
     mix: float = 0.3  # share of failure-mode samples in every batch
+    space_mix: float = 0.0  # share of samples from the whole search space (modes or not) in every batch
     n_train: int = 2000  # samples rendered: mix of them in the modes (with replay fresh, the rest of the scene)
     replay: str = "auto"  # auto | baseline | fresh (module docstring)
     batch_size: int = 32
@@ -61,6 +66,9 @@ class FinetuneConfig:
     def check(self) -> "FinetuneConfig":
         if not 0.0 < self.mix <= 1.0:
             raise ParamError("--mix", f"share of failure-mode samples per batch, in (0, 1], got {self.mix}")
+        if not 0.0 <= self.space_mix <= 1.0 - self.mix:
+            raise ParamError("--space-mix", f"share of search-space samples per batch, in [0, 1 - --mix], "
+                                            f"got {self.space_mix}")
         if self.replay not in REPLAYS:
             raise ParamError("--replay", f"expected one of {', '.join(REPLAYS)}, got {self.replay!r}")
         for name, value in (("-n", self.n_train), ("--batch-size", self.batch_size), ("--val-every", self.val_every)):
@@ -103,11 +111,15 @@ def finetune(model: str, regions: str | Path, scene: str | Path, out: str | Path
     modes_scene = _write_scene(data / "modes_scene.yaml", search.scene_dict())
     replay = _replay_folders(mut, config.replay)
     n_modes = max(1, round(config.mix * config.n_train))
+    n_space = round(config.space_mix * config.n_train)
     plan = {"regions_train": (modes_scene, seed * 10 + 1, n_modes)}
+    if n_space:
+        plan["space_train"] = (modes_scene, seed * 10 + 7, n_space)
     if replay is None:
-        plan["default_train"] = (scene, seed * 10 + 2, max(1, config.n_train - n_modes))
+        plan["default_train"] = (scene, seed * 10 + 2, max(1, config.n_train - n_modes - n_space))
     plan |= {"regions_heldout": (modes_scene, heldout_seed * 10 + 3, heldout),
-             "default_heldout": (scene, heldout_seed * 10 + 4, heldout)}
+             "default_heldout": (scene, heldout_seed * 10 + 4, heldout),
+             "space_heldout": (modes_scene, heldout_seed * 10 + 8, heldout)}
     if val:
         plan |= {"regions_val": (modes_scene, heldout_seed * 10 + 5, val),
                  "default_val": (scene, heldout_seed * 10 + 6, val)}
@@ -127,8 +139,8 @@ def finetune(model: str, regions: str | Path, scene: str | Path, out: str | Path
         generate(path, n, folder, seed=set_seed, workers=workers, size=size, formats="coco", shard_size=32,
                  regions=regions if name.startswith("regions") else None)
         sets[name] = folder
-    rules = {name: search.rule if name.startswith("regions") else FailureRule() for name in sets}
-    evals = ("regions_heldout", "default_heldout")
+    rules = {name: search.rule if name.startswith(("regions", "space")) else FailureRule() for name in sets}
+    evals = ("regions_heldout", "default_heldout", "space_heldout")
     before = {k: score_folder(mut, sets[k], rules[k]) for k in evals}
 
     start: list[float] = []
@@ -145,10 +157,11 @@ def finetune(model: str, regions: str | Path, scene: str | Path, out: str | Path
         return {**scores, "val_error": scores["regions_val"] if within else 1.0 + scores["default_val"]}
 
     replay_folders = replay if replay is not None else [sets["default_train"]]
-    batches = MixedBatches([sets["regions_train"]], replay_folders, config.mix, config.batch_size, seed)
+    batches = MixedBatches([sets["regions_train"]], replay_folders, config.mix, config.batch_size, seed,
+                           [sets["space_train"]] if n_space else [], config.space_mix)
     source = "the model's own training data" if replay is not None else "fresh renders"
-    log(f"fine-tuning {config.settings.steps} steps of {batches.counts[0]} mode + {batches.counts[1]} replay samples "
-        f"(replay: {source})")
+    log(f"fine-tuning {config.settings.steps} steps of {batches.counts[0]} mode + {batches.counts[2]} search-space + "
+        f"{batches.counts[1]} replay samples (replay: {source})")
     start_weights = snapshot(mut, "--interpolate") if config.interpolate else None
     training, best = run_training(mut, batches, config.settings, validate if val else None, config.val_every,
                                   config.early_stop, log)

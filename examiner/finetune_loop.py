@@ -20,21 +20,23 @@ from synthgen.errors import ParamError, SynthgenError
 
 class MixedBatches:
     """Batches of raw images as ``predict`` sees them: ``round(mix * batch_size)`` (at least 1)
-    from the mode folders, the rest from the replay folders; each pool is walked in a fresh
-    random order per pass. Deterministic for a seed."""
+    from the mode folders, ``round(space_mix * batch_size)`` from the search-space folders, the
+    rest from the replay folders; each pool is walked in a fresh random order per pass.
+    Deterministic for a seed."""
 
     def __init__(self, mode_folders: list[Path], replay_folders: list[Path], mix: float, batch_size: int,
-                 seed: int = 0):
+                 seed: int = 0, space_folders: list[Path] = (), space_mix: float = 0.0):
         if batch_size < 1:
             raise ParamError("--batch-size", f"must be at least 1, got {batch_size}")
-        self.pools = [[r for f in mode_folders for r in read_coco(Path(f))],
-                      [r for f in replay_folders for r in read_coco(Path(f))]]
+        self.pools = [[r for f in folders for r in read_coco(Path(f))]
+                      for folders in (mode_folders, replay_folders, space_folders)]
         if not self.pools[0]:
             raise ParamError("--regions", "no annotated person in the failure-mode training samples")
         n_modes = batch_size if not self.pools[1] else min(batch_size, max(1, round(mix * batch_size)))
-        self.counts = (n_modes, batch_size - n_modes)
+        n_space = min(batch_size - n_modes, round(space_mix * batch_size)) if self.pools[2] else 0
+        self.counts = (n_modes, batch_size - n_modes - n_space, n_space)
         self.rng = np.random.default_rng(seed)
-        self.orders: list[np.ndarray] = [np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)]
+        self.orders: list[np.ndarray] = [np.zeros(0, dtype=np.int64) for _ in self.pools]
         shapes = {load_image(pool[0]["file"]).shape for pool in self.pools if pool}
         if len(shapes) > 1:
             raise ParamError("--replay", f"the mode and replay images differ in size ({sorted(shapes)}); "
@@ -52,7 +54,7 @@ class MixedBatches:
 
     def next(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(images (B, H, W, 3) uint8, keypoints (B, 17, 2) pixels, visibility (B, 17))."""
-        records = self._take(0, self.counts[0]) + self._take(1, self.counts[1])
+        records = self._take(0, self.counts[0]) + self._take(1, self.counts[1]) + self._take(2, self.counts[2])
         return (np.stack([load_image(r["file"]) for r in records]), np.stack([r["keypoints"] for r in records]),
                 np.stack([r["visibility"] for r in records]))
 

@@ -15,6 +15,7 @@ MEASURES = {
     "modes_failure_rate": ("failure rate inside the modes", "regions_heldout", lambda s: s.failed, "modes"),
     "default_error": ("default scene error 1 - OKS", "default_heldout", lambda s: 1.0 - s.oks, "default"),
     "default_pck": ("default scene PCK@0.1", "default_heldout", lambda s: s.pck, None),
+    "space_failure_rate": ("failure rate over the whole search space", "space_heldout", lambda s: s.failed, "modes"),
 }
 
 
@@ -22,6 +23,8 @@ def compare(before: dict[str, FolderScores], afters: list[dict[str, FolderScores
     """Every measure before and after (mean over ``afters``), with intervals and relative change."""
     out = {}
     for key, (label, name, values, res) in MEASURES.items():
+        if name not in before:  # a run from before the set existed
+            continue
         for a in afters:
             if not np.array_equal(a[name].index, before[name].index):
                 raise ValueError(f"{name}: before and after were scored on different images")
@@ -49,7 +52,7 @@ def warnings(comparison: dict) -> list[str]:
     """One line per comparison whose held-out set is too small to resolve it."""
     out = []
     for key in MEASURES:
-        row = comparison[key]
+        row = comparison.get(key, {})
         if "resolution" in row:
             w = resolution_warning(row["label"], row["images"], row["change"], row["resolution"])
             if w:
@@ -72,7 +75,7 @@ def table_markdown(comparison: dict, seeds: int = 1, regions: list[dict] | None 
     after = "after [95% CI]" if seeds == 1 else f"after: mean of {seeds} seeds [95% CI] (sd)"
     lines = [f"| measure (held-out) | images | before [95% CI] | {after} | relative change [95% CI] |",
              "| --- | --- | --- | --- | --- |"]
-    for key in MEASURES:
+    for key in (k for k in MEASURES if k in comparison):
         r = comparison[key]
         digits = 4 if key != "modes_failure_rate" else 3
         sd = f" (sd {r['after_sd']:.{digits}f})" if r["after_sd"] is not None else ""

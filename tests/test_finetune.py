@@ -165,9 +165,26 @@ def test_batches_mix_modes_and_replay(tiny):
     data = d / "run" / "data"
     batches = MixedBatches([data / "regions_train_seed1"], [data / "default_train_seed2"], mix=0.25, batch_size=4,
                            seed=0)
-    assert batches.counts == (1, 3)
+    assert batches.counts == (1, 3, 0)
     images, keypoints, vis = batches.next()
     assert images.shape == (4, 64, 64, 3) and images.dtype == np.uint8 and keypoints.shape == (4, 17, 2)
+    three = MixedBatches([data / "regions_train_seed1"], [data / "default_train_seed2"], mix=0.25, batch_size=4,
+                         seed=0, space_folders=[data / "regions_heldout"], space_mix=0.5)
+    assert three.counts == (1, 1, 2) and three.next()[0].shape == (4, 64, 64, 3)
+
+
+def test_search_space_samples_in_the_mix_and_held_out(tiny, tmp_path):
+    d, ckpt, first = tiny
+    assert "space_failure_rate" in first["comparison"]  # every run measures the whole search space
+    config = FinetuneConfig(mix=0.25, space_mix=0.5, n_train=4, batch_size=4, replay="fresh",
+                            settings=FinetuneSettings(steps=1))
+    r = finetune(f"torch:{ckpt}", d / "search" / "failures.json", SCENE, tmp_path / "run", config, **SMALL)
+    assert r["training"]["batch"] == [1, 1, 2] and r["datasets"]["space_train"]["samples"] == 2
+    elbows = [json.loads(m.read_text())["params"]["pose.left_elbow.flex"]
+              for m in (tmp_path / "run" / "data" / "space_heldout").glob("shards/*/meta/*.json")]
+    assert len(elbows) == 4 and min(elbows) < 120  # the whole space, not only the mode (elbow 120-140)
+    with pytest.raises(ParamError, match="--space-mix"):
+        FinetuneConfig(mix=0.8, space_mix=0.3).check()
 
 
 class _Counter:
