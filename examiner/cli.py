@@ -310,10 +310,8 @@ def finetune(model: str = typer.Option(..., help="Model to fine-tune: torch:CHEC
                                                                    "with --replay fresh, and measured for forgetting)."),
              out: str = typer.Option(..., help="Output folder."),
              mix: float = typer.Option(0.3, help="Share of failure-mode samples in every batch."),
-             space_mix: float = typer.Option(0.0, help="Share of samples from the whole search space (every searched "
-                                                       "dim over its range) in every batch."),
-             steps: int = typer.Option(2000, help="Fine-tuning steps (too few leave the model worse on --scene "
-                                                  "than it started)."),
+             space_mix: float = typer.Option(0.0, help="Share of samples of the whole search space in every batch."),
+             steps: int = typer.Option(2000, help="Fine-tuning steps (too few leave --scene worse than before)."),
              n: int = typer.Option(2000, "-n", help="Training samples rendered: --mix of them in the modes "
                                                   "(with --replay fresh, the rest from --scene)."),
              replay: str = typer.Option("auto", help="Replay of the original training data: baseline (the "
@@ -328,11 +326,9 @@ def finetune(model: str = typer.Option(..., help="Model to fine-tune: torch:CHEC
                                              help="Go back to the validated step with the lowest error in the modes "
                                                   "among those within --val-tolerance on the default scene."),
              interpolate: bool = typer.Option(False, "--interpolate/--no-interpolate",
-                                              help="Keep the validated blend of the starting and the fine-tuned "
-                                                   "weights (0, 0.1, .., 1 of the way) with the lowest error in the "
-                                                   "modes among those within --val-tolerance on the default scene."),
-             val: int = typer.Option(0, help="Validation images per set (modes, scene); --early-stop and "
-                                             "--interpolate need them."),
+                                              help="Keep the validated blend (0, 0.1, .., 1 of the way from the "
+                                                   "starting weights) as --early-stop keeps a step."),
+             val: int = typer.Option(0, help="Validation images per set (for --early-stop, --interpolate)."),
              val_every: int = typer.Option(50, help="Steps between validations."),
              val_tolerance: float = typer.Option(0.02, help="Relative rise of the default scene's validation error "
                                                             "that a kept step or blend may have."),
@@ -355,9 +351,9 @@ def finetune(model: str = typer.Option(..., help="Model to fine-tune: torch:CHEC
         budget = search_budget or known
     settings = FinetuneSettings(lr=lr, steps=steps, seed=seed, encoder_lr_scale=encoder_lr_scale,
                                 anchor_weight=anchor_weight, freeze_norm_stats=freeze_norm_stats)
-    config = FinetuneConfig(mix=mix, space_mix=space_mix, n_train=n, replay=replay, batch_size=batch_size, early_stop=early_stop,
-                            interpolate=interpolate, val_every=val_every, val_tolerance=val_tolerance,
-                            settings=settings)
+    config = FinetuneConfig(mix=mix, space_mix=space_mix, n_train=n, replay=replay, batch_size=batch_size,
+                            early_stop=early_stop, interpolate=interpolate, val_every=val_every,
+                            val_tolerance=val_tolerance, settings=settings)
     result = run(model, regions, scene, out, config, heldout=heldout, val=val, heldout_seed=heldout_seed,
                  workers=workers, search_budget=budget, log=lambda m: console.print(m, highlight=False, markup=False))
     failures = json.loads(Path(regions).read_text())
