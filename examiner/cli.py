@@ -309,11 +309,11 @@ def finetune(model: str = typer.Option(..., help="Model to fine-tune: torch:CHEC
              scene: str = typer.Option("scenes/studio.yaml", help="Default scene: the model's usual data (replayed "
                                                                    "with --replay fresh, and measured for forgetting)."),
              out: str = typer.Option(..., help="Output folder."),
-             mix: float = typer.Option(0.3, help="Share of failure-mode samples in every batch."),
-             space_mix: float = typer.Option(0.0, help="Share of samples of the whole search space in every batch."),
+             mix: float = typer.Option(0.15, help="Share of failure-mode samples in every batch."),
+             space_mix: float = typer.Option(0.15, help="Share of samples of the whole search space in every batch."),
              steps: int = typer.Option(2000, help="Fine-tuning steps (too few leave --scene worse than before)."),
-             n: int = typer.Option(2000, "-n", help="Training samples rendered: --mix of them in the modes "
-                                                  "(with --replay fresh, the rest from --scene)."),
+             n: int = typer.Option(4000, "-n", help="Training samples rendered: --mix of them in the modes, "
+                                                  "--space-mix in the space (--replay fresh: the rest, --scene)."),
              replay: str = typer.Option("auto", help="Replay of the original training data: baseline (the "
                                                      "checkpoint's own training folders) | fresh (new renders of "
                                                      "--scene) | auto (baseline when its folders are on disk)."),

@@ -52,9 +52,9 @@ REPLAYS = ("auto", "baseline", "fresh")
 class FinetuneConfig:
     """What one fine-tuning run does; each field is an option of ``examiner finetune``."""
 
-    mix: float = 0.3  # share of failure-mode samples in every batch
-    space_mix: float = 0.0  # share of samples from the whole search space (modes or not) in every batch
-    n_train: int = 2000  # samples rendered: mix of them in the modes (with replay fresh, the rest of the scene)
+    mix: float = 0.15  # share of failure-mode samples in every batch
+    space_mix: float = 0.15  # share of samples from the whole search space (modes or not) in every batch
+    n_train: int = 4000  # samples rendered: mix of them in the modes, space_mix in the space (replay fresh: the rest)
     replay: str = "auto"  # auto | baseline | fresh (module docstring)
     batch_size: int = 32
     early_stop: bool = False  # go back to the best validated step (see ``finetune``'s validate)
@@ -91,7 +91,8 @@ def finetune(model: str, regions: str | Path, scene: str | Path, out: str | Path
              search_budget: int | None = None, search_workers: int = 1, log=print) -> dict:
     """One fine-tuning run of ``model`` (``torch:CKPT`` or ``python:module:name``); see the module
     docstring. ``val`` > 0 renders validation sets of that size (needed by early stopping).
-    ``data`` (default OUT/data) holds the rendered sets; runs that share it reuse them."""
+    ``data`` (default OUT/data) holds the rendered sets, one folder per (set, seed, size); runs
+    that share it reuse the sets they have in common."""
     config.check()
     seed = config.settings.seed
     for name, value, low in (("--heldout", heldout, 2), ("--val", val, 0), ("--heldout-seed", heldout_seed, 0),
@@ -135,7 +136,7 @@ def finetune(model: str, regions: str | Path, scene: str | Path, out: str | Path
     sets = {}
     for name, (path, set_seed, n) in plan.items():
         log(f"rendering {name}: {n} samples (seed {set_seed})")
-        folder = data / (name if name in EVAL_SETS else f"{name}_seed{set_seed}")  # one per training seed
+        folder = data / f"{name}_seed{set_seed}_n{n}"  # runs that share ``data`` share equal sets only
         generate(path, n, folder, seed=set_seed, workers=workers, size=size, formats="coco", shard_size=32,
                  regions=regions if name.startswith("regions") else None)
         sets[name] = folder
@@ -166,7 +167,8 @@ def finetune(model: str, regions: str | Path, scene: str | Path, out: str | Path
     training, best = run_training(mut, batches, config.settings, validate if val else None, config.val_every,
                                   config.early_stop, log)
     if config.interpolate:
-        alpha, best, history = choose_interpolation(mut, start_weights, validate, log=log)
+        alpha, best, history = choose_interpolation(mut, start_weights, validate, log=log,
+                                                    start_score=training["validation"][0])
         training["interpolation"] = {"alpha": alpha, "validation": history}
     record_training(mut, (earlier or []) + [r for r in this_run if r not in (earlier or [])])
     savable = callable(getattr(mut, "save", None))

@@ -107,16 +107,22 @@ ALPHAS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
 def choose_interpolation(model, start: dict, validate: Callable[[object], dict], alphas=ALPHAS,
-                         log: Callable[[str], None] | None = print) -> tuple[float, dict, list[dict]]:
+                         log: Callable[[str], None] | None = print,
+                         start_score: dict | None = None) -> tuple[float, dict, list[dict]]:
     """Validate the weights ``alpha`` of the way from ``start`` to the model's current (last
     step) weights for every ``alpha`` (WiSE-FT); returns the alpha with the lowest ``val_error``
-    (the smallest on a tie), its weights and every validation. The model is left at its last step."""
+    (the smallest on a tie), its weights and every validation. ``start_score``, the starting
+    model's validation when training already did it, stands for alpha 0. The model is left at
+    its last step."""
     end = snapshot(model, "--interpolate")
     best, history = None, []
     for alpha in alphas:
         state = interpolate(start, end, alpha)
-        restore(model, state)
-        score = validate(model)
+        if alpha == 0 and start_score is not None:
+            score = {k: v for k, v in start_score.items() if k != "step"}
+        else:
+            restore(model, state)
+            score = validate(model)
         history.append({"alpha": alpha, **score})
         if best is None or score["val_error"] < best[0]:
             best = (score["val_error"], alpha, state)

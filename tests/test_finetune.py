@@ -7,6 +7,7 @@ intervals and the warning for a held-out set too small for its comparison."""
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -78,10 +79,16 @@ def tiny(tmp_path_factory):
                              "interval": [0.5, 0.85], "restricted": ["pose.left_elbow.flex"]}]}
     (d / "search").mkdir()
     (d / "search" / "failures.json").write_text(json.dumps(failures))
-    config = FinetuneConfig(mix=0.5, n_train=4, batch_size=2, replay="fresh", settings=FinetuneSettings(steps=2))
+    config = FinetuneConfig(mix=0.5, space_mix=0.0, n_train=4, batch_size=2, replay="fresh",
+                            settings=FinetuneSettings(steps=2))
     result = finetune(f"torch:{ckpt}", d / "search" / "failures.json", SCENE, d / "run", config, **SMALL)
     yield d, ckpt, result
     torch.set_num_threads(threads)
+
+
+def folder(tiny, name: str) -> Path:
+    """Where the fixture's run rendered one of its sets."""
+    return Path(tiny[2]["datasets"][name]["folder"])
 
 
 def test_tiny_finetune_run(tiny):
@@ -100,10 +107,9 @@ def test_tiny_finetune_run(tiny):
 
 
 def test_mode_samples_cover_the_whole_mode_in_the_search_space(tiny):
-    d, _, _ = tiny
     knees, metas = [], []
-    for folder in ("regions_train_seed1", "regions_heldout"):
-        for meta in (d / "run" / "data" / folder).glob("shards/*/meta/*.json"):
+    for name in ("regions_train", "regions_heldout"):
+        for meta in folder(tiny, name).glob("shards/*/meta/*.json"):
             metas.append(json.loads(meta.read_text()))
     assert len(metas) == 6
     for m in metas:
@@ -117,12 +123,12 @@ def test_replay_of_the_baseline_s_own_data_and_the_heldout_identity_check(tiny, 
     d, _, _ = tiny
     data = d / "run" / "data"
     model = TorchBaseline(BaselineConfig(**TINY))
-    train(model, [data / "default_train_seed2"], steps=1, batch_size=2, log=None)
+    train(model, [folder(tiny, "default_train")], steps=1, batch_size=2, log=None)
     assert [(r.seed, r.n) for r in trained_ranges(model)] == [(2, 2)]  # train() records its sample ranges
     ckpt = model.save(tmp_path / "b.pt")
     config = FinetuneConfig(mix=0.5, n_train=4, batch_size=2, replay="baseline", settings=FinetuneSettings(steps=1))
     r = finetune(f"torch:{ckpt}", d / "search" / "failures.json", SCENE, tmp_path / "run", config, data=data, **SMALL)
-    assert r["replay"] == {"kind": "baseline", "folders": [str(data / "default_train_seed2")]}
+    assert r["replay"] == {"kind": "baseline", "folders": [str(folder(tiny, "default_train"))]}
     assert "default_train" not in r["datasets"]
     # a baseline trained with --seed 4 on the studio shares samples with the default held-out set
     # (seed 4 = held-out seed 0 * 10 + 4), whether its checkpoint records ranges or only scene and seed
@@ -161,15 +167,13 @@ def test_a_user_model_is_fine_tuned_through_train_step(tiny, user_model, tmp_pat
 
 
 def test_batches_mix_modes_and_replay(tiny):
-    d, _, _ = tiny
-    data = d / "run" / "data"
-    batches = MixedBatches([data / "regions_train_seed1"], [data / "default_train_seed2"], mix=0.25, batch_size=4,
-                           seed=0)
+    modes, replay = [folder(tiny, "regions_train")], [folder(tiny, "default_train")]
+    batches = MixedBatches(modes, replay, mix=0.25, batch_size=4, seed=0)
     assert batches.counts == (1, 3, 0)
     images, keypoints, vis = batches.next()
     assert images.shape == (4, 64, 64, 3) and images.dtype == np.uint8 and keypoints.shape == (4, 17, 2)
-    three = MixedBatches([data / "regions_train_seed1"], [data / "default_train_seed2"], mix=0.25, batch_size=4,
-                         seed=0, space_folders=[data / "regions_heldout"], space_mix=0.5)
+    three = MixedBatches(modes, replay, mix=0.25, batch_size=4, seed=0, space_folders=[folder(tiny, "regions_heldout")],
+                         space_mix=0.5)
     assert three.counts == (1, 1, 2) and three.next()[0].shape == (4, 64, 64, 3)
 
 
@@ -178,10 +182,14 @@ def test_search_space_samples_in_the_mix_and_held_out(tiny, tmp_path):
     assert "space_failure_rate" in first["comparison"]  # every run measures the whole search space
     config = FinetuneConfig(mix=0.25, space_mix=0.5, n_train=4, batch_size=4, replay="fresh",
                             settings=FinetuneSettings(steps=1))
-    r = finetune(f"torch:{ckpt}", d / "search" / "failures.json", SCENE, tmp_path / "run", config, **SMALL)
+    # in the first run's data folder: another --mix asks for other training sets beside its own
+    r = finetune(f"torch:{ckpt}", d / "search" / "failures.json", SCENE, tmp_path / "run", config,
+                 data=d / "run" / "data", **SMALL)
     assert r["training"]["batch"] == [1, 1, 2] and r["datasets"]["space_train"]["samples"] == 2
+    assert r["datasets"]["regions_heldout"]["folder"] == first["datasets"]["regions_heldout"]["folder"]
+    assert r["datasets"]["regions_train"]["samples"] == 1 < first["datasets"]["regions_train"]["samples"]
     elbows = [json.loads(m.read_text())["params"]["pose.left_elbow.flex"]
-              for m in (tmp_path / "run" / "data" / "space_heldout").glob("shards/*/meta/*.json")]
+              for m in Path(r["datasets"]["space_heldout"]["folder"]).glob("shards/*/meta/*.json")]
     assert len(elbows) == 4 and min(elbows) < 120  # the whole space, not only the mode (elbow 120-140)
     with pytest.raises(ParamError, match="--space-mix"):
         FinetuneConfig(mix=0.8, space_mix=0.3).check()
@@ -250,6 +258,11 @@ def test_weight_interpolation_keeps_the_best_validated_blend():
     assert alpha == 0.3 and np.allclose(state["w"], [0.3, 0.6]) and state["n"] == 5  # counters are not blended
     assert [h["alpha"] for h in history] == list(ALPHAS) and np.allclose(seen[0], 0) and np.allclose(seen[-1], [1, 2])
     assert np.allclose(model.w, [1, 2]) and model.n == 5  # the model is left at its last step
+    # the starting model's validation from training stands for alpha 0: it is not validated again
+    seen.clear()
+    again = choose_interpolation(model, {"w": np.zeros(2), "n": 0}, validate, log=None,
+                                 start_score={"step": 0, "val_error": 0.3})
+    assert again[0] == 0.3 and len(seen) == len(ALPHAS) - 1 and again[2][0] == {"alpha": 0.0, "val_error": 0.3}
     # the baseline's state: floating tensors (batch-norm statistics too) blended, step counters taken from the end
     a, b = TorchBaseline(BaselineConfig(**TINY)), TorchBaseline(BaselineConfig(**TINY))
     for p in b.net.parameters():

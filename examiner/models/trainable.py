@@ -110,11 +110,15 @@ def interpolate(start: dict, end: dict, alpha: float) -> dict:
     out = {}
     for key, b in end.items():
         a = start[key]
-        dtype = getattr(b, "dtype", None)
-        floating = b.is_floating_point() if callable(getattr(b, "is_floating_point", None)) else (
-            dtype is not None and np.issubdtype(dtype, np.floating)) or isinstance(b, float)
-        out[key] = a + alpha * (b - a) if floating else copy.deepcopy(b)
+        out[key] = a + alpha * (b - a) if _floating(b) else copy.deepcopy(b)
     return out
+
+
+def _floating(x) -> bool:
+    """A torch tensor, numpy array or Python number of floating-point type."""
+    if callable(getattr(x, "is_floating_point", None)):  # torch, without importing it for numpy-only models
+        return bool(x.is_floating_point())
+    return isinstance(x, float) or np.issubdtype(getattr(x, "dtype", np.dtype(object)), np.floating)
 
 
 def trained_ranges(model) -> list[SampleRange] | None:
