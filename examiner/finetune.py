@@ -91,7 +91,7 @@ def finetune(model: str, regions: str | Path, scene: str | Path, out: str | Path
              search_budget: int | None = None, search_workers: int = 1, log=print) -> dict:
     """One fine-tuning run of ``model`` (``torch:CKPT`` or ``python:module:name``); see the module
     docstring. ``val`` > 0 renders validation sets of that size (needed by early stopping).
-    ``data`` (default OUT/data) holds the rendered sets, one folder per (set, seed, size); runs
+    ``data`` (default OUT/data) holds the rendered sets, one folder per (set, seed, samples); runs
     that share it reuse the sets they have in common."""
     config.check()
     seed = config.settings.seed
