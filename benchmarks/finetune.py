@@ -190,14 +190,12 @@ def main() -> None:
     print(f"targets: failure rate inside the modes {100 * fr['change'][0]:+.1f}% (target <= -50%); default-scene "
           f"error upper 95% bound {100 * de['change'][2]:+.1f}% (target <= +{100 * args.tolerance:.0f}%); modes "
           f"found by a fresh search {len(failures['regions'])} -> {sum(found) / len(found):.2f} (mean)")
-    if "space_failure_rate" in comparison:
-        sp = comparison["space_failure_rate"]
-        print(f"failure rate over the whole search space {sp['before'][0]:.3f} -> {sp['after'][0]:.3f} "
-              f"({100 * sp['change'][0]:+.1f}%): what fixing the modes did elsewhere in the space")
+    sp = comparison["space_failure_rate"]
+    print(f"failure rate over the whole search space {sp['before'][0]:.3f} -> {sp['after'][0]:.3f} "
+          f"({100 * sp['change'][0]:+.1f}%): what fixing the modes did elsewhere in the space")
     doc = {"machine": machine(), "command": command, "model": model, "chosen": chosen, "seeds": per_seed,
            "forgetting": {k: {"early_stop": v[1], **{m: v[0][m] for m in ("modes_failure_rate", "default_error",
-                                                                          "default_pck", "space_failure_rate")
-                                                       if m in v[0]}}
+                                                                          "default_pck", "space_failure_rate")}}
                           for k, v in candidates.items()},
            "comparison": comparison, "heldout": args.heldout, "needed_images": needed,
            "seconds": round(time.perf_counter() - t0, 1)}
@@ -233,8 +231,7 @@ def forgetting_table(candidates: dict, runs: dict) -> str:
 
 
 def _space(comparison: dict, when: str) -> str:
-    row = comparison.get("space_failure_rate")
-    return "-" if row is None else "{:.3f} [{:.3f}, {:.3f}]".format(*row[when])
+    return "{:.3f} [{:.3f}, {:.3f}]".format(*comparison["space_failure_rate"][when])
 
 
 def choose(candidates: dict, tolerance: float) -> tuple[str, str]:
@@ -245,8 +242,7 @@ def choose(candidates: dict, tolerance: float) -> tuple[str, str]:
     lowest failure rate inside the modes among the fixes within tolerance, or among all fixes
     (the table then shows what the fix costs). An early stop at step 0 is no fix."""
     def rate(key: str, measure: str) -> float:
-        c = candidates[key][0]
-        return c.get(measure, c["modes_failure_rate"])["after"][0]
+        return candidates[key][0][measure]["after"][0]
 
     fixes = [k for k, v in candidates.items() if v[0]["modes_failure_rate"]["change"][0] < 0] or list(candidates)
     within = [k for k in fixes if candidates[k][0]["default_error"]["change"][2] <= tolerance]

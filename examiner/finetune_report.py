@@ -23,8 +23,6 @@ def compare(before: dict[str, FolderScores], afters: list[dict[str, FolderScores
     """Every measure before and after (mean over ``afters``), with intervals and relative change."""
     out = {}
     for key, (label, name, values, res) in MEASURES.items():
-        if name not in before:  # a run from before the set existed
-            continue
         for a in afters:
             if not np.array_equal(a[name].index, before[name].index):
                 raise ValueError(f"{name}: before and after were scored on different images")
@@ -52,7 +50,7 @@ def warnings(comparison: dict) -> list[str]:
     """One line per comparison whose held-out set is too small to resolve it."""
     out = []
     for key in MEASURES:
-        row = comparison.get(key, {})
+        row = comparison[key]
         if "resolution" in row:
             w = resolution_warning(row["label"], row["images"], row["change"], row["resolution"])
             if w:
@@ -75,7 +73,7 @@ def table_markdown(comparison: dict, seeds: int = 1, regions: list[dict] | None 
     after = "after [95% CI]" if seeds == 1 else f"after: mean of {seeds} seeds [95% CI] (sd)"
     lines = [f"| measure (held-out) | images | before [95% CI] | {after} | relative change [95% CI] |",
              "| --- | --- | --- | --- | --- |"]
-    for key in (k for k in MEASURES if k in comparison):
+    for key in MEASURES:
         r = comparison[key]
         digits = 4 if key != "modes_failure_rate" else 3
         sd = f" (sd {r['after_sd']:.{digits}f})" if r["after_sd"] is not None else ""
