@@ -1,6 +1,8 @@
 """Rendering throughput: annotated samples/s (RGB + every label) at 256 and 512 px in one
 process, against a bare one-pass pyrender render of the same textured meshes (upload, render,
 read back) in the same run; clothed people as the scene says, and the same samples unclothed.
+Each row also gives the CPU time per sample (every thread of the process: Mesa's llvmpipe
+rasterizes on all cores), which bounds samples/s at cores / CPU time.
 
     python benchmarks/render.py [--n 40] [--json benchmarks/results/render.json]
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -34,23 +37,26 @@ def measure(scene: str, size: int, clothed: bool, n: int) -> dict:
     renderer = Renderer(config)
     params = [config.space.sample(s) for s in range(n)]
     renderer.render(params[0], 0)  # warm-up: model, context, textures
-    full, bare = [], []
+    full, bare, full_cpu, bare_cpu = [], [], [], []
     for s, p in enumerate(params):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         renderer.render(p, s)
         full.append(time.perf_counter() - t)
+        full_cpu.append(time.process_time() - c)
         # the bare pass: the same posed, textured meshes, one pyrender render, no labels
         full_p = config.space.complete(p)
         out = renderer.body(full_p)
         setup = setup_scene(full_p, config, s)
         normals = vertex_normals(out.vertices[0].double(), out.faces.long())
-        meshes = renderer._meshes(out, normals, renderer._dress(full_p, out, normals), setup, s)
-        t = time.perf_counter()
+        meshes = renderer._meshes(out, normals, renderer._dress(full_p, out), setup, s)
+        t, c = time.perf_counter(), time.process_time()
         render_rgb(meshes, setup, renderer._textures)
         bare.append(time.perf_counter() - t)
+        bare_cpu.append(time.process_time() - c)
     f, b = statistics.median(full), statistics.median(bare)
     return {"size": size, "people": "clothed" if clothed else "unclothed", "samples_per_s": 1.0 / f,
-            "bare_renders_per_s": 1.0 / b, "ratio": f / b, "full_ms": 1000 * f, "bare_ms": 1000 * b}
+            "bare_renders_per_s": 1.0 / b, "ratio": f / b, "full_ms": 1000 * f, "bare_ms": 1000 * b,
+            "full_cpu_ms": 1000 * statistics.median(full_cpu), "bare_cpu_ms": 1000 * statistics.median(bare_cpu)}
 
 
 def main() -> None:
@@ -73,9 +79,10 @@ def main() -> None:
             sys.exit(f"benchmark row {size} px failed:\n{res.stderr[-2000:]}")
         rows.append(json.loads(line[4:]))
     report(f"render throughput, pyrender EGL, median over {args.n} samples of {args.scene}, one process per row",
-           f"python benchmarks/render.py --n {args.n}",
+           f"python benchmarks/render.py --n {args.n} ({os.cpu_count()} cores)",
            [("size", "size", "d"), ("people", "people", "s"), ("samples_per_s", "annotated samples/s", ".1f"),
-            ("bare_renders_per_s", "bare renders/s", ".1f"), ("ratio", "full / bare", ".2f")],
+            ("bare_renders_per_s", "bare renders/s", ".1f"), ("ratio", "full / bare", ".2f"),
+            ("full_cpu_ms", "CPU ms/sample", ".0f"), ("bare_cpu_ms", "bare CPU ms", ".0f")],
            rows, args.json, n=args.n)
 
 

@@ -236,3 +236,49 @@ def test_rendered_garments_are_labelled(anny_body):
     gap = body_pts[:, 2] - s.depth[ys, xs]
     assert np.percentile(gap, 5) > -0.01 and np.percentile(gap, 95) < 0.12
     assert set(np.unique(s.parts[cls > 0])) <= set(range(1, 25))
+
+
+def test_body_surface_finds_the_exact_closest_face_the_same_way_in_any_order(anny_body, wardrobe):
+    """The surface's closest face is the closest of all faces (brute force, float64), and a
+    surface that saw other poses first answers a pose exactly as a fresh one does."""
+    from synthgen.body.pose_library import get_pose
+    from synthgen.clothing.attach import closest_point_on_triangles
+    from synthgen.clothing.surface import BodySurface
+
+    faces = anny_body.faces.numpy()
+    verts = anny_body(get_pose("sit")).vertices[0].double().numpy()
+    rng = np.random.default_rng(0)
+    points = verts[rng.choice(len(verts), 300)] + rng.normal(scale=0.02, size=(300, 3))
+    fresh = BodySurface(wardrobe.template, faces)
+    face, bary, signed, normal = fresh.pose(verts).closest(points, np.inf)
+    assert (face >= 0).all() and np.allclose(np.linalg.norm(normal, axis=1), 1.0)
+    tri = verts[faces]
+    best = np.empty(len(points))
+    for i, p in enumerate(points):  # every face
+        b = closest_point_on_triangles(np.broadcast_to(p, (len(tri), 3)), tri[:, 0], tri[:, 1], tri[:, 2])
+        best[i] = np.linalg.norm(p - np.einsum("nk,nkd->nd", b, tri), axis=1).min()
+    found = np.linalg.norm(points - np.einsum("nk,nkd->nd", bary, tri[face]), axis=1)
+    assert np.abs(found - best).max() < 1e-6
+    assert (np.abs(signed) <= found + 1e-9).all()  # the offset's part along the face normal
+    used = BodySurface(wardrobe.template, faces)
+    for name in ("run", "kick"):
+        used.pose(anny_body(get_pose(name)).vertices[0].double().numpy()).closest(points, np.inf)
+    again = used.pose(verts).closest(points, np.inf)
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(again, (face, bary, signed, normal)))
+    assert (fresh.closest(points, 0.005)[0] == -1).any()  # nothing within max_dist: -1
+
+
+def test_push_out_clears_points_to_the_gap():
+    """Points inside a closed surface (within reach) and points closer than the gap end up the
+    gap in front of the closest face; points deeper than reach and points clear of it stay."""
+    import trimesh
+
+    from synthgen.clothing.clearance import push_out
+    from synthgen.clothing.surface import BodySurface
+
+    box = trimesh.creation.box(extents=(0.4, 0.4, 0.4))
+    surface = BodySurface(np.asarray(box.vertices), np.asarray(box.faces))
+    x = np.array([[0.0, 0.0, 0.19], [0.05, -0.02, 0.201], [0.0, 0.0, 0.0], [0.0, 0.0, 0.25]])
+    y = push_out(x, surface, gap=0.002, reach=0.1)
+    assert np.allclose(y[:2, 2], 0.202) and np.allclose(y[:2, :2], x[:2, :2])
+    assert np.array_equal(y[2:], x[2:])  # 0.2 deep (beyond reach), 0.05 clear

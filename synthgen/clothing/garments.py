@@ -8,7 +8,8 @@ kept in a small cache keyed by the rest body and the style), and carried into ea
 body's own linear blend skinning: tops and trousers with the skinning weights of the body
 surface under each vertex, skirts with inverse-distance-weighted weights of nearby body
 vertices, as TailorNet does. After posing, the vertices that ended up inside the body, or too
-close to it, are pushed back out (synthgen.clothing.clearance)."""
+close to it, are pushed back out (synthgen.clothing.clearance) from the posed body's surface
+(synthgen.clothing.surface)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from synthgen.body.skeleton import joint_index
 from synthgen.clothing.attach import attach, incident_faces
 from synthgen.clothing.classes import BOTTOMS, CLASS_IDS, CLASSES, TOPS, GarmentClass
 from synthgen.clothing.clearance import GAP, layer_gaps, push_out, vertex_normals
+from synthgen.clothing.surface import BodySurface
 from synthgen.errors import ParamError
 
 SKIRT_NEIGHBOURS = 8
@@ -137,6 +139,7 @@ class Wardrobe:
         self.template = (body.model.template_vertices.double() @ ZUP_TO_YUP.double().T).numpy()
         self.body_faces = body.faces.numpy()
         self.incident = incident_faces(self.body_faces, len(self.template))
+        self.surface = BodySurface(self.template, self.body_faces)
         rest = body({})
         self.joints = rest.joints[0].double().numpy()
         self._sources: dict = {}
@@ -236,9 +239,8 @@ class Wardrobe:
                          torch.cat([pad(g.weights) for g in garments]), index=index).numpy()
         return np.split(posed, np.cumsum([len(g.points) for g in garments])[:-1])
 
-    def dress(self, params: dict, out, index: int = 0, normals: torch.Tensor | None = None) -> list[Garment]:
-        """The garments ``params`` ask for (bottom first), on body ``index`` of ``out`` (whose
-        posed vertex ``normals`` may be passed in)."""
+    def dress(self, params: dict, out, index: int = 0) -> list[Garment]:
+        """The garments ``params`` ask for (bottom first), on body ``index`` of ``out``."""
         from synthgen.render import textures
 
         wanted = []
@@ -259,18 +261,11 @@ class Wardrobe:
             size, length = (float(params.get(f"garment.{slot}.{k}", d)) for k, d in (("size", 0.3), ("length", 0.5)))
             fitted.append(self.rest_garment(name, size, length, rest, shape_key, rest_normals))
         posed = self.pose(fitted, out, index)
-        body_v = out.vertices[index].double().numpy()
-        if normals is None:
-            from synthgen.annotate import vertex_normals as torch_normals
-
-            normals = torch_normals(out.vertices[index].double(), self.body.faces.long())
-        body_n = normals.double().numpy()
-        tree = cKDTree(body_v)
+        surface = self.surface.pose(out.vertices[index].double().numpy())
         dressed = []
         for (slot, name), g, x in zip(wanted, fitted, posed):
-            gap = GAP if not dressed else layer_gaps(dressed[0].vertices, x, body_v, body_n, tree)
-            x = push_out(x, body_v, self.body_faces, self.incident, gap=gap, tree=tree, normals=body_n,
-                         segments=self.segments)
+            gap = GAP if not dressed else layer_gaps(dressed[0].vertices, x, surface)
+            x = push_out(x, surface, gap=gap)
             s = lambda k, d: params.get(f"garment.{slot}.{k}", d)  # noqa: E731
             colour = textures.hue_colour(float(s("color", 0.6)), 0.55, 0.35 + 0.5 * float(s("brightness", 0.6)))
             dressed.append(Garment(name, slot, x, g.faces, g.uv, g.anchors, colour, s("pattern", "solid")))

@@ -78,13 +78,13 @@ def crossing_numbers(points: np.ndarray, verts: np.ndarray, faces: np.ndarray, c
 
 
 def behind_fraction(points: np.ndarray, verts: np.ndarray, faces: np.ndarray, tolerance: float = 0.0) -> float:
-    """Fraction of ``points`` behind their closest body face (searched widely: 16 nearest
-    vertices' faces), by more than ``tolerance`` metres."""
-    from synthgen.clothing.attach import attach
+    """Fraction of ``points`` behind their closest body face (the exact closest, over the whole
+    surface), by more than ``tolerance`` metres."""
+    from synthgen.clothing.surface import BodySurface
 
     if len(points) == 0:
         return 0.0
-    _, _, signed = attach(points, verts, faces, k=16)
+    _, _, signed, _ = BodySurface(verts, faces).closest(points, np.inf)
     return float((signed < -tolerance).mean())
 
 

@@ -282,7 +282,7 @@ class TailorNetWardrobe:
         if getattr(body, "name", None) != "smpl":
             raise ParamError("garment.backend", f"'tailornet' predicts garments for the SMPL body; this scene's "
                                                 f"body is '{getattr(body, 'name', body)}' (use body: {{backend: smpl}})")
-        from synthgen.clothing.attach import incident_faces
+        from synthgen.clothing.surface import BodySurface
 
         self.body = body
         self.root = resolve_root(root)
@@ -293,7 +293,7 @@ class TailorNetWardrobe:
         self.skin_weights = body.static()["skin_weights"].double().numpy()
         self.posedirs = body.model.posedirs.double()  # (9 x (NB - 1), 3V)
         self.parents = body.model.parents.tolist()
-        self.incident = incident_faces(self.body_faces, V)
+        self.surface = BodySurface(body.model.v_template.double().numpy(), self.body_faces)
         self._bases: dict = {}
 
     def model(self, garment_class: str, key: str) -> TailorNetModel:
@@ -344,7 +344,7 @@ class TailorNetWardrobe:
         posed = np.einsum("gj,jab,gb->ga", skin, T[:, :3, :3], unposed) + skin @ T[:, :3, 3]
         return unposed, posed
 
-    def garment(self, model: TailorNetModel, slot: str, params: dict, out, index: int, tree=None, body_n=None):
+    def garment(self, model: TailorNetModel, slot: str, params: dict, out, index: int, surface):
         from synthgen.clothing.clearance import push_out
         from synthgen.clothing.garments import Garment
         from synthgen.render import textures
@@ -358,8 +358,7 @@ class TailorNetWardrobe:
         gamma = style_gamma(model.garment_class, float(g("size", 0.3)), float(g("length", 0.5)))
         D = model.predict(network_theta(local)[None], beta[None], gamma[None]).displacement[0].double().numpy()
         unposed, x = self.pose(base["B"], base["skin"], D, out, index, local)
-        body_v = out.vertices[index].double().numpy()
-        x = push_out(x, body_v, self.body_faces, self.incident, tree=tree, normals=body_n)
+        x = push_out(x, surface)
         # texture coordinates as the procedural garments have them (1 tile per 25 cm of the
         # unposed garment), so that patterns keep their scale and follow the cloth
         uv = np.stack([(unposed[:, 0] + unposed[:, 2]) * 4.0, unposed[:, 1] * 4.0], 1)
@@ -367,18 +366,11 @@ class TailorNetWardrobe:
         return Garment(model.garment_class, slot, x, model.faces.copy(), uv, base["anchors"].copy(), colour,
                        g("pattern", "solid"))
 
-    def dress(self, params: dict, out, index: int = 0, normals=None) -> list:
-        from scipy.spatial import cKDTree
-
-        from synthgen.annotate import vertex_normals
+    def dress(self, params: dict, out, index: int = 0) -> list:
         from synthgen.clothing.clearance import layer_outer
 
         dressed = []
-        body_v = out.vertices[index].double().numpy()
-        tree = cKDTree(body_v)
-        if normals is None:
-            normals = vertex_normals(out.vertices[index].double(), out.faces.long())
-        body_n = normals.double().numpy()
+        surface = self.surface.pose(out.vertices[index].double().numpy())
         for slot, allowed in (("bottom", BOTTOMS), ("top", TOPS)):
             key = f"garment.{slot}.class"
             name = params.get(key, "none")
@@ -386,7 +378,7 @@ class TailorNetWardrobe:
                 continue
             if name not in allowed:
                 raise ParamError(key, f"'{name}' is not a {slot} (choose none, {', '.join(allowed)})")
-            dressed.append(self.garment(self.model(name, key), slot, params, out, index, tree, body_n))
+            dressed.append(self.garment(self.model(name, key), slot, params, out, index, surface))
         if len(dressed) == 2:
-            layer_outer(dressed[0], dressed[1], body_v, self.body_faces, self.incident, tree, body_n)
+            layer_outer(dressed[0], dressed[1], surface)
         return dressed

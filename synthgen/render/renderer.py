@@ -58,7 +58,7 @@ class Renderer:
         out = self.body(params)
         setup = setup_scene(params, config, seed)
         normals_world = vertex_normals(out.vertices[0].double(), out.faces.long())
-        garments = self._dress(params, out, normals_world)
+        garments = self._dress(params, out)
         # the labels (torch, releases the GIL) are computed while OpenGL renders the image
         labels = self._pool.submit(self._labels, out, normals_world, garments, setup)
         rgb = render_rgb(self._meshes(out, normals_world, garments, setup, seed), setup, self._textures)
@@ -74,7 +74,7 @@ class Renderer:
             bbox=bbox_of(lab["mask_visible"]), K=cam.K, R=cam.R, t=cam.t, params=params, seed=seed,
         )
 
-    def _dress(self, params: dict, out, normals_world: torch.Tensor) -> list:
+    def _dress(self, params: dict, out) -> list:
         backend = params.get("garment.backend", "procedural")
         if backend == "tailornet":
             from synthgen.clothing.tailornet import TailorNetWardrobe
@@ -88,12 +88,12 @@ class Renderer:
         if all(params.get(f"garment.{slot}.class", "none") == "none" for slot in ("top", "bottom")):
             return []
         if backend == "tailornet":
-            return self._tailornet.dress(params, out, 0, normals_world)
+            return self._tailornet.dress(params, out, 0)
         if self._wardrobe is None:
             from synthgen.clothing.garments import Wardrobe
 
             self._wardrobe = Wardrobe(self.body)
-        return self._wardrobe.dress(params, out, 0, normals_world)
+        return self._wardrobe.dress(params, out, 0)
 
     def _labels(self, out, normals_world: torch.Tensor, garments: list, setup) -> dict:
         """Every label, from the exact raster of body, garments and occluders in camera space."""
