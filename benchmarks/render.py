@@ -2,7 +2,10 @@
 process, against a bare one-pass pyrender render of the same textured meshes (upload, render,
 read back) in the same run; clothed people as the scene says, and the same samples unclothed.
 Each row also gives the CPU time per sample (every thread of the process: Mesa's llvmpipe
-rasterizes on all cores), which bounds samples/s at cores / CPU time.
+rasterizes on all cores), which bounds samples/s at cores / CPU time, and the samples/s of
+``Renderer.render_many`` (what `synthgen generate` and a search's own process use: one
+sample's body, garments and labels are made while the previous one's image is drawn) over
+another n samples, with its ratio to the bare render.
 
     python benchmarks/render.py [--n 40] [--json benchmarks/results/render.json]
 """
@@ -54,7 +57,13 @@ def measure(scene: str, size: int, clothed: bool, n: int) -> dict:
         bare.append(time.perf_counter() - t)
         bare_cpu.append(time.process_time() - c)
     f, b = statistics.median(full), statistics.median(bare)
+    more = [(config.space.sample(s), s) for s in range(n, 2 * n)]
+    t = time.perf_counter()
+    for _ in renderer.render_many(more):
+        pass
+    streamed = (time.perf_counter() - t) / n
     return {"size": size, "people": "clothed" if clothed else "unclothed", "samples_per_s": 1.0 / f,
+            "streamed_per_s": 1.0 / streamed, "streamed_ratio": streamed / b,
             "bare_renders_per_s": 1.0 / b, "ratio": f / b, "full_ms": 1000 * f, "bare_ms": 1000 * b,
             "full_cpu_ms": 1000 * statistics.median(full_cpu), "bare_cpu_ms": 1000 * statistics.median(bare_cpu)}
 
@@ -78,10 +87,12 @@ def main() -> None:
         if line is None:
             sys.exit(f"benchmark row {size} px failed:\n{res.stderr[-2000:]}")
         rows.append(json.loads(line[4:]))
-    report(f"render throughput, pyrender EGL, median over {args.n} samples of {args.scene}, one process per row",
+    report(f"render throughput, pyrender EGL, median over {args.n} samples of {args.scene} (streamed: mean over "
+           f"{args.n} more), one process per row",
            f"python benchmarks/render.py --n {args.n} ({os.cpu_count()} cores)",
            [("size", "size", "d"), ("people", "people", "s"), ("samples_per_s", "annotated samples/s", ".1f"),
             ("bare_renders_per_s", "bare renders/s", ".1f"), ("ratio", "full / bare", ".2f"),
+            ("streamed_per_s", "streamed samples/s", ".1f"), ("streamed_ratio", "streamed / bare", ".2f"),
             ("full_cpu_ms", "CPU ms/sample", ".0f"), ("bare_cpu_ms", "bare CPU ms", ".0f")],
            rows, args.json, n=args.n)
 

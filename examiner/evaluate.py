@@ -13,7 +13,7 @@ import numpy as np
 
 from examiner.metrics import score_sample
 from examiner.models.base import ModelUnderTest, SampleInfo
-from examiner.query_pool import describe_error, predict_batch, render_truth
+from examiner.query_pool import describe_error, predict_batch, render_truths
 from examiner.search_space import SearchSpace
 from synthgen.derived import geometric_factors
 from synthgen.workers import one_torch_thread
@@ -171,7 +171,7 @@ class Evaluator:
                 answers = self.pool.answer(fulls, seeds)
             else:
                 with one_torch_thread():  # the same bytes as a pool's single-threaded workers
-                    answers = [render_truth(self.renderer, f, s) for f, s in zip(fulls, seeds)]
+                    answers = render_truths(self.renderer, fulls, seeds)
             truths = [a.get("truth") for a in answers]
             images = [a.get("image") for a in answers]
             failures = {j: a["error"] for j, a in enumerate(answers) if "error" in a}

@@ -24,16 +24,19 @@ from synthgen.workers import init_worker, ray_session, set_thread_env
 
 
 # --- one query's work, the same in the search's process and in a worker ---------------------------
-def render_truth(renderer, full: dict, seed: int) -> dict:
-    """{'truth': ground truth for scoring, 'image': RGB} of one full parameter dict, or
-    {'error': ('render_error', message)}."""
-    try:
-        s = renderer.render(full, seed)
-    except Exception as e:  # noqa: BLE001 - a parameter point that cannot render is recorded
-        return {"error": ("render_error", describe_error(e))}
-    info = SampleInfo(s.params, s.keypoints2d.astype(np.float64), s.visibility, s.bbox, seed, derived_factors(s))
-    return {"truth": {"info": info, "area": float(s.mask_visible.sum()), "keypoints3d": s.keypoints3d},
-            "image": s.image}
+def render_truths(renderer, fulls: list[dict], seeds: list[int]) -> list[dict]:
+    """Per full parameter dict: {'truth': ground truth for scoring, 'image': RGB}, or
+    {'error': ('render_error', message)} for a point that cannot render (it is recorded). The
+    renders overlap (``Renderer.render_many``)."""
+    answers = []
+    for s, seed in zip(renderer.render_many(zip(fulls, seeds), errors=True), seeds):
+        if isinstance(s, Exception):
+            answers.append({"error": ("render_error", describe_error(s))})
+            continue
+        info = SampleInfo(s.params, s.keypoints2d.astype(np.float64), s.visibility, s.bbox, seed, derived_factors(s))
+        answers.append({"truth": {"info": info, "area": float(s.mask_visible.sum()), "keypoints3d": s.keypoints3d},
+                        "image": s.image})
+    return answers
 
 
 def predict_batch(model: ModelUnderTest, images: list, infos: list[SampleInfo], height: int,
@@ -81,7 +84,7 @@ class _Worker:
         self.model = load_model(model_spec) if model_spec else None
 
     def answer(self, full: dict, seed: int) -> dict:
-        out = render_truth(self.renderer, full, seed)
+        out = render_truths(self.renderer, [full], [seed])[0]
         if self.model is not None and "error" not in out:
             preds, errs = predict_batch(self.model, [out["image"]], [out["truth"]["info"]],
                                         self.config.height, self.config.width)

@@ -113,6 +113,25 @@ def test_same_params_and_seed_give_identical_bytes(renderer, sample):
     assert np.array_equal(again.parts, sample.parts) and np.array_equal(again.depth, sample.depth)
 
 
+def test_render_many_gives_what_render_gives_in_order(renderer):
+    """Overlapped renders are the same samples, byte for byte, in the order asked; a job that
+    cannot render yields its error in its place (errors=True) or is raised (the default)."""
+    from synthgen.errors import ParamError
+
+    jobs = [(BASE | {"camera.yaw": float(y), "occluder.kind": k}, i)
+            for i, (y, k) in enumerate([(0, "none"), (40, "box"), (-90, "none"), (150, "box"), (70, "none")])]
+    bad = (BASE | {"pose.preset": "no-such-pose"}, 9)
+    got = list(renderer.render_many(jobs[:2] + [bad] + jobs[2:], errors=True))
+    assert isinstance(got[2], ParamError) and "pose.preset" in str(got[2])
+    for (params, seed), s in zip(jobs, got[:2] + got[3:]):
+        one = renderer.render(params, seed)
+        for field in ("image", "depth", "parts", "uv", "mask_amodal", "keypoints2d", "visibility"):
+            assert getattr(s, field).tobytes() == getattr(one, field).tobytes(), (seed, field)
+    with pytest.raises(ParamError, match="pose.preset"):
+        list(renderer.render_many([jobs[0], bad, jobs[1]]))
+    assert list(renderer.render_many([])) == []
+
+
 def test_backgrounds(renderer, tmp_path):
     from PIL import Image
 

@@ -107,6 +107,21 @@ def render_sample(job: ShardJob, index: int):
                         f"({region['derived']}); widen the mode or use a scene that reaches it more often")
 
 
+def render_samples(job: ShardJob):
+    """``render_sample`` of each index of the shard, in order. Without failure regions the
+    parameters of every sample are known beforehand, so the renders overlap
+    (``Renderer.render_many``)."""
+    indices = range(job.start, job.start + job.count)
+    if job.regions is not None:
+        yield from (render_sample(job, i) for i in indices)
+        return
+    _, renderer = renderer_for(job.scene, job.size)
+    seeds = [sample_seeds(job.seed, i) for i in indices]
+    jobs = ((sample_params(job, i, rng)[0], render_seed) for i, (rng, render_seed, _) in zip(indices, seeds))
+    for sample, (_, _, ann_rng) in zip(renderer.render_many(jobs), seeds):
+        yield sample, ann_rng, None, 1
+
+
 def write_shard(job: ShardJob, progress=None) -> dict:
     """Render and write one shard; returns its record for the manifest. ``progress(k)`` is
     called after each sample."""
@@ -128,8 +143,7 @@ def write_shard(job: ShardJob, progress=None) -> dict:
         written[rel] = sha256_bytes(data)
 
     images, annotations, members, draws = [], [], [], 0
-    for i in range(job.start, job.start + job.count):
-        sample, ann_rng, region, n_draws = render_sample(job, i)
+    for i, (sample, ann_rng, region, n_draws) in zip(range(job.start, job.start + job.count), render_samples(job)):
         draws += n_draws
         key = f"{i:08d}"
         image_file = f"{job.name}/images/{key}.png"

@@ -1,8 +1,10 @@
-"""Parameters in, labelled Sample out: body -> scene -> RGB (pyrender) + exact labels."""
+"""Parameters in, labelled Sample out: body -> scene -> garments -> exact labels, then the RGB
+image (pyrender). ``render_many`` overlaps the two halves of consecutive samples."""
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -42,7 +44,8 @@ class Renderer:
         self.render_vertex, self.render_uv, self.render_faces = self.body.texture_layout()
         self._textures: dict = {}
         self._template = None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labels")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scene")
+        self._label_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labels")
         self._wardrobe = None
         self._tailornet = None
 
@@ -53,14 +56,61 @@ class Renderer:
         return self._template
 
     def render(self, params: dict, seed: int = 0) -> Sample:
-        config = self.config
-        params = config.space.complete(params)
+        return next(self.render_many([(params, seed)]))
+
+    def render_many(self, jobs: Iterable[tuple[dict, int]], errors: bool = False) -> Iterator[Sample | Exception]:
+        """Samples of (params, seed) jobs, in order, each exactly what ``render`` gives, made in
+        three overlapping steps: the body, scene and garments of a job (one thread), its labels
+        (another) and its image (the caller's thread, where the OpenGL context lives). While
+        one job's labels and image are made, the next job's body and garments are (torch,
+        numpy, Warp and Mesa's rasterizer release the GIL), which keeps two cores busy where
+        one step at a time leaves part of the second idle. With ``errors``, a job that cannot
+        render yields its exception and the others go on; without, the first one is raised.
+
+        Every step runs on the caller's number of torch threads: torch's float results depend
+        on it in the last bits, and each thread keeps its own count."""
+        jobs, threads = iter(jobs), torch.get_num_threads()
+
+        def stage(job):
+            try:
+                torch.set_num_threads(threads)
+                return self._stage(*job), None
+            except Exception as e:  # noqa: BLE001 - handed to the caller in order
+                return None, e
+
+        def labels(staged):
+            torch.set_num_threads(threads)
+            return self._labels(*staged[2:])
+
+        job = next(jobs, None)
+        pending = None if job is None else self._pool.submit(stage, job)
+        while pending is not None:
+            staged, error = pending.result()
+            lab = None if error is not None else self._label_pool.submit(labels, staged)
+            job = next(jobs, None)
+            pending = None if job is None else self._pool.submit(stage, job)
+            if error is None:
+                try:
+                    yield self._draw(staged, lab)
+                    continue
+                except Exception as e:  # noqa: BLE001
+                    error = e
+            if not errors:
+                raise error
+            yield error
+
+    def _stage(self, params: dict, seed: int) -> tuple:
+        """A sample's (params, seed, body output, vertex normals, garments, scene setup): all
+        that its labels and image are made from."""
+        params = self.config.space.complete(params)
         out = self.body(params)
-        setup = setup_scene(params, config, seed)
+        setup = setup_scene(params, self.config, seed)
         normals_world = vertex_normals(out.vertices[0].double(), out.faces.long())
-        garments = self._dress(params, out)
-        # the labels (torch, releases the GIL) are computed while OpenGL renders the image
-        labels = self._pool.submit(self._labels, out, normals_world, garments, setup)
+        return params, seed, out, normals_world, self._dress(params, out), setup
+
+    def _draw(self, staged: tuple, labels) -> Sample:
+        """The image of a staged sample, and the Sample with its labels (a future)."""
+        params, seed, out, normals_world, garments, setup = staged
         rgb = render_rgb(self._meshes(out, normals_world, garments, setup, seed), setup, self._textures)
         lab = labels.result()
         _freeze_long_lived()
