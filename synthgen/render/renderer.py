@@ -106,7 +106,15 @@ class Renderer:
         out = self.body(params)
         setup = setup_scene(params, self.config, seed)
         normals_world = vertex_normals(out.vertices[0].double(), out.faces.long())
-        return params, seed, out, normals_world, self._dress(params, out), setup
+        garments = self._dress(params, out)
+        # what the label and image steps both read, computed here once, before either runs
+        # (and the body model is called in this thread only)
+        self.template()
+        for g in garments:
+            g.normals  # noqa: B018 - a cached property
+        for occ in setup.occluders:
+            occ.mesh.vertex_normals  # noqa: B018 - cached by trimesh
+        return params, seed, out, normals_world, garments, setup
 
     def _draw(self, staged: tuple, labels) -> Sample:
         """The image of a staged sample, and the Sample with its labels (a future)."""
