@@ -5,7 +5,9 @@ Each row also gives the CPU time per sample (every thread of the process: Mesa's
 rasterizes on all cores), which bounds samples/s at cores / CPU time, and the samples/s of
 ``Renderer.render_many`` (what `synthgen generate` and a search's own process use: one
 sample's body, garments and labels are made while the previous one's image is drawn) over
-another n samples, with its ratio to the bare render.
+another n samples, with its ratio to the bare render. Torch runs on one thread, as in
+`synthgen generate`'s workers and a search's own process (two would add CPU time here, not
+speed: the other core is busy with the image).
 
     python benchmarks/render.py [--n 40] [--json benchmarks/results/render.json]
 """
@@ -26,6 +28,9 @@ from report import report
 
 def measure(scene: str, size: int, clothed: bool, n: int) -> dict:
     """One row, measured in this process."""
+    import torch
+
+    torch.set_num_threads(1)
     from synthgen.annotate import vertex_normals
     from synthgen.render.gl import render_rgb
     from synthgen.render.renderer import Renderer
@@ -88,7 +93,7 @@ def main() -> None:
             sys.exit(f"benchmark row {size} px failed:\n{res.stderr[-2000:]}")
         rows.append(json.loads(line[4:]))
     report(f"render throughput, pyrender EGL, median over {args.n} samples of {args.scene} (streamed: mean over "
-           f"{args.n} more), one process per row",
+           f"{args.n} more), one process per row, torch on 1 thread",
            f"python benchmarks/render.py --n {args.n} ({os.cpu_count()} cores)",
            [("size", "size", "d"), ("people", "people", "s"), ("samples_per_s", "annotated samples/s", ".1f"),
             ("bare_renders_per_s", "bare renders/s", ".1f"), ("ratio", "full / bare", ".2f"),

@@ -46,8 +46,9 @@ def rasterize(verts_cam: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, hei
         keep &= facing if cull_back is True else (facing | ~cull_back)
     f_idx = torch.nonzero(keep)[:, 0]
     tri = uv[faces[f_idx]]  # (F', 3, 2)
-    lo = torch.ceil(tri.min(1).values)
-    hi = torch.floor(tri.max(1).values)
+    corners = tri.unbind(1)
+    lo = torch.ceil(torch.minimum(torch.minimum(*corners[:2]), corners[2]))
+    hi = torch.floor(torch.maximum(torch.maximum(*corners[:2]), corners[2]))
     lo[:, 0].clamp_(0, width - 1)
     lo[:, 1].clamp_(0, height - 1)
     hi[:, 0].clamp_(-1, width - 1)
@@ -62,23 +63,29 @@ def rasterize(verts_cam: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, hei
     if total == 0:
         return Raster(face_out.view(height, width), bary_out.view(height, width, 3).float(),
                       depth.view(height, width).float())
-    # one row per (triangle, candidate pixel) pair
+    # one row per (triangle, candidate pixel) pair; what a pair needs of its triangle is
+    # gathered in one go: the corners (6), the box's first pixel (2), its width and its
+    # signed area (the same arithmetic per triangle as per pair, so the same bits)
+    area_t = (tri[:, 1, 0] - tri[:, 0, 0]) * (tri[:, 2, 1] - tri[:, 0, 1]) \
+        - (tri[:, 1, 1] - tri[:, 0, 1]) * (tri[:, 2, 0] - tri[:, 0, 0])
+    per_tri = torch.cat([tri.reshape(-1, 6), lo, nu[:, None].to(dtype), area_t[:, None]], 1)
     pair_tri = torch.repeat_interleave(torch.arange(len(f_idx), device=dev), count)
     start = torch.cumsum(count, 0) - count
     local = torch.arange(total, device=dev) - start[pair_tri]
-    pu = lo[pair_tri, 0] + (local % nu[pair_tri])
-    pv = lo[pair_tri, 1] + torch.div(local, nu[pair_tri], rounding_mode="floor")
-    a, b, c = tri[pair_tri, 0], tri[pair_tri, 1], tri[pair_tri, 2]
-    area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-    w0 = (b[:, 0] - pu) * (c[:, 1] - pv) - (b[:, 1] - pv) * (c[:, 0] - pu)
-    w1 = (c[:, 0] - pu) * (a[:, 1] - pv) - (c[:, 1] - pv) * (a[:, 0] - pu)
-    w2 = (a[:, 0] - pu) * (b[:, 1] - pv) - (a[:, 1] - pv) * (b[:, 0] - pu)
+    t = per_tri[pair_tri]
+    a0, a1, b0, b1, c0, c1, lo0, lo1, box_w, area = t.unbind(1)
+    box_w = box_w.long()
+    pu = lo0 + (local % box_w)
+    pv = lo1 + torch.div(local, box_w, rounding_mode="floor")
+    w0 = (b0 - pu) * (c1 - pv) - (b1 - pv) * (c0 - pu)
+    w1 = (c0 - pu) * (a1 - pv) - (c1 - pv) * (a0 - pu)
+    w2 = (a0 - pu) * (b1 - pv) - (a1 - pv) * (b0 - pu)
     safe = torch.where(area.abs() > 1e-12, area, torch.ones_like(area))
     l0, l1, l2 = w0 / safe, w1 / safe, w2 / safe
     eps = -1e-9
-    inside = (area.abs() > 1e-12) & (l0 >= eps) & (l1 >= eps) & (l2 >= eps)
-    pair_tri, pu, pv = pair_tri[inside], pu[inside], pv[inside]
-    lam = torch.stack([l0[inside], l1[inside], l2[inside]], 1).clamp_min(0)
+    keep_pair = torch.nonzero((area.abs() > 1e-12) & (l0 >= eps) & (l1 >= eps) & (l2 >= eps))[:, 0]
+    pair_tri, pu, pv = pair_tri[keep_pair], pu[keep_pair], pv[keep_pair]
+    lam = torch.stack([l0, l1, l2], 1)[keep_pair].clamp_min(0)
     lam = lam / lam.sum(1, keepdim=True)
     inv_z = lam / tri_z[f_idx[pair_tri]]  # perspective-correct interpolation
     pz = 1.0 / inv_z.sum(1)
