@@ -31,10 +31,9 @@ def measure(scene: str, size: int, clothed: bool, n: int) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from synthgen.annotate import vertex_normals
     from synthgen.render.gl import render_rgb
     from synthgen.render.renderer import Renderer
-    from synthgen.scene import SceneConfig, setup_scene
+    from synthgen.scene import SceneConfig
 
     config = SceneConfig.from_yaml(scene, size)
     if not clothed:
@@ -52,11 +51,8 @@ def measure(scene: str, size: int, clothed: bool, n: int) -> dict:
         full.append(time.perf_counter() - t)
         full_cpu.append(time.process_time() - c)
         # the bare pass: the same posed, textured meshes, one pyrender render, no labels
-        full_p = config.space.complete(p)
-        out = renderer.body(full_p)
-        setup = setup_scene(full_p, config, s)
-        normals = vertex_normals(out.vertices[0].double(), out.faces.long())
-        meshes = renderer._meshes(out, normals, renderer._dress(full_p, out), setup, s)
+        _, _, out, normals, garments, setup = renderer._stage(p, s)
+        meshes = renderer._meshes(out, normals, garments, setup, s)
         t, c = time.perf_counter(), time.process_time()
         render_rgb(meshes, setup, renderer._textures)
         bare.append(time.perf_counter() - t)

@@ -51,17 +51,14 @@ def incident_faces(faces: np.ndarray, n_verts: int) -> np.ndarray:
     return np.array([x + [x[0]] * (width - len(x)) if x else [0] * width for x in inc])
 
 
-def attach(points: np.ndarray, verts: np.ndarray, faces: np.ndarray, k: int = 8,
-           incident: np.ndarray | None = None, tree: cKDTree | None = None, near: np.ndarray | None = None):
+def attach(points: np.ndarray, verts: np.ndarray, faces: np.ndarray, k: int = 8, incident: np.ndarray | None = None):
     """For each point: the face of ``verts``/``faces`` holding its closest point (searched
     among the faces around its ``k`` nearest vertices), the barycentric weights of that point,
     and the signed distance along the face normal (positive outside for outward-wound faces).
-    ``incident`` (from incident_faces) and ``tree`` (a cKDTree of ``verts``) may be passed in
-    when the same surface is queried many times; ``near`` (N, k), the nearest vertices
-    themselves, when they are known already."""
+    ``incident`` (from incident_faces) may be passed in when the same surface is queried many
+    times. (The exact closest face over the whole surface: synthgen.clothing.surface.)"""
     incident = incident_faces(faces, len(verts)) if incident is None else incident
-    if near is None:
-        _, near = (tree or cKDTree(verts)).query(points, k=min(k, len(verts)))
+    _, near = cKDTree(verts).query(points, k=min(k, len(verts)))
     near = near.reshape(len(points), -1)
     cf = incident[near].reshape(len(points), -1)  # (N, k * M) candidate faces, repeats allowed
     N, width = cf.shape
