@@ -114,9 +114,10 @@ def test_resume_after_a_kill_gives_the_same_failures_json(toy, tmp_path, strateg
 
     def same(a, b):
         """Equal up to the last float bits: live queries after the replay may be batched
-        differently, and a body's last bits can depend on its batch."""
+        differently, and a body's last bits can depend on its batch (a factor logged to 6
+        decimals may then round one unit apart)."""
         if isinstance(a, float) or isinstance(b, float):
-            return a == pytest.approx(b, rel=1e-6, abs=1e-6)
+            return a == pytest.approx(b, rel=1e-6, abs=2e-6)
         if isinstance(a, list) and isinstance(b, list):
             return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
         if isinstance(a, dict) and isinstance(b, dict):
