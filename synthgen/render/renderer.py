@@ -44,7 +44,7 @@ class Renderer:
         self.render_vertex, self.render_uv, self.render_faces = self.body.texture_layout()
         self._textures: dict = {}
         self._template = None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scene")
+        self._stage_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage")
         self._label_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labels")
         self._wardrobe = None
         self._tailornet = None
@@ -83,12 +83,12 @@ class Renderer:
             return self._labels(*staged[2:])
 
         job = next(jobs, None)
-        pending = None if job is None else self._pool.submit(stage, job)
+        pending = None if job is None else self._stage_pool.submit(stage, job)
         while pending is not None:
             staged, error = pending.result()
             lab = None if error is not None else self._label_pool.submit(labels, staged)
             job = next(jobs, None)
-            pending = None if job is None else self._pool.submit(stage, job)
+            pending = None if job is None else self._stage_pool.submit(stage, job)
             if error is None:
                 try:
                     yield self._draw(staged, lab)
