@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from examiner.search.characterize import MIN_SAMPLES, Characterizer, drop_is_significant, mode_statistics, wilson
+from examiner.search.characterize import MIN_SAMPLES, Characterizer, mode_statistics
+from examiner.search.rates import drop_is_significant, wilson
 from examiner.search.greedy import MAX_MODES, greedy_boxes
 from examiner.derived_modes import match, verdict
 from examiner.search.regions import Region

@@ -27,7 +27,7 @@ from examiner.evaluate import Evaluator, Query
 from examiner.metrics import FailureRule
 from examiner.models import load_model
 from examiner.query_pool import pool_for
-from examiner.search.characterize import wilson
+from examiner.search.rates import wilson
 from examiner.search_space import SearchSpace
 from synthgen.body.skeleton import COCO_KEYPOINTS
 from synthgen.catalog import lookup

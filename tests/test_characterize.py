@@ -7,7 +7,8 @@ import pytest
 
 from examiner.landscape import landscape, write_landscape
 from examiner.models.planted import PlantedModel
-from examiner.search.characterize import Characterization, Characterizer, best_interval, wilson
+from examiner.search.characterize import Characterization, Characterizer
+from examiner.search.rates import best_interval, to_the_edges, wilson
 from examiner.search.regions import Region, RegionRegistry
 from examiner.search.run import run_search
 from examiner.search.scoring import match, score_run
@@ -117,6 +118,47 @@ def test_best_interval_and_wilson():
     assert lo == pytest.approx(0.4902, abs=1e-3) and hi == pytest.approx(0.9433, abs=1e-3)
 
 
+def test_a_face_goes_to_the_edge_unless_the_rate_drops_before_it():
+    """The two-rate interval leaves the outermost passing point of a mode out; a mode that
+    reaches the edge of the range is moved back to it, an interior one keeps both faces."""
+    x = np.concatenate([[-1.0], np.linspace(-0.88, 1, 48)])
+    y = (x <= -0.3) & (np.random.default_rng(0).uniform(size=len(x)) < 0.8)  # fails 80% of the time
+    y[0] = False  # its outermost point happens to pass
+    a, b = best_interval(x, y)
+    assert a == pytest.approx(-0.94) and b == pytest.approx(-0.3, abs=0.1)
+    assert to_the_edges(x, y, a, b, 1.2816, 0.3) == (-1.0, b)
+    inner = (x >= 0.2) & (x <= 0.6)
+    a, b = best_interval(x, inner)
+    assert to_the_edges(x, inner, a, b, 1.2816, 0.3) == (a, b)
+
+
+@pytest.mark.parametrize("rounds, resolved", [(3, True), (0, False)])
+def test_a_cut_between_far_apart_points_is_resolved_with_fresh_ones(tmp_path, space, rounds, resolved):
+    """The points along a dim lie only far from the mode's faces (distance 4.4..6.2 m, -0.2..0.4
+    normalized): the cut is placed within the resolution of each face by querying points around
+    it; without those rounds it stays halfway across the gap."""
+    from examiner.evaluate import Evaluator
+    from examiner.models import load_model
+    from examiner.search.context import SearchContext
+
+    search = SearchSpace.from_yaml(space)
+    model = load_model(_planted(tmp_path, "  - {name: mid, bounds: {camera.distance: [4.4, 6.2]}}\n"))
+    ctx = SearchContext(Evaluator(model, search), budget=200, seed=0)
+    ch = Characterizer(ctx, Characterization(gap_rounds=rounds))
+    d = search.space.names.index("camera.distance")
+    rng = np.random.default_rng(1)
+    P = rng.uniform(-1, 1, (24, ctx.dims))
+    P[:, d] = np.concatenate([rng.uniform(-1, -2 / 3, 10), rng.uniform(2 / 3, 1, 10), rng.uniform(0, 1 / 6, 4)])
+    ctx.evaluate_vectors(P, support=(-1.0, 1.0))
+    lo, hi = -np.ones(ctx.dims), np.ones(ctx.dims)
+    lo[d], hi[d] = 0.0, 1 / 6
+    used = ctx.used
+    a, b, X, _ = ch._resolved_interval(lo, hi, d)
+    error = max(abs(a + 0.2), abs(b - 0.4))
+    assert (error <= ch.config.resolution) == resolved, (a, b)
+    assert (ctx.used > used) == resolved and len(X) == ctx.used  # every point is uniform in the slab
+
+
 def test_metrics_give_the_hand_computed_values(tmp_path, space):
     """Mode A: pitch in its top fifth; mode B: distance and ambient, each in their upper half.
     Found: R1 = A plus a bound on yaw (1 spurious dim), R2 = the upper half of B along distance
@@ -204,3 +246,29 @@ def test_faces_are_placed_again_on_the_whole_history():
     assert all(h - l >= ch.config.resolution for l, h in zip(lo, hi))
     few = refine_faces(region, X[:30], failed[:30], ch)
     assert np.allclose(few[0], region.lo) and np.allclose(few[1], region.hi)
+
+
+def test_a_box_that_fails_validation_is_peeled_where_its_points_fail(tmp_path, space):
+    """A box that reaches too far along one dim (distance from 3.2 m, the mode from 5 m) is cut
+    back there on its own uniform points; a dim that does not separate them stays; a box whose
+    points fail evenly has nothing to peel."""
+    from examiner.evaluate import Evaluator
+    from examiner.models import load_model
+    from examiner.search.boundary import _peel
+    from examiner.search.context import SearchContext
+
+    search = SearchSpace.from_yaml(space)
+    model = load_model(_planted(tmp_path, "  - {name: far, rate: 0.9, bounds: {camera.distance: [5, 8]}}\n"))
+    ctx = SearchContext(Evaluator(model, search), budget=200, seed=0)
+    ch = ctx.characterizer
+    d, p = search.space.names.index("camera.distance"), search.space.names.index("camera.pitch")
+    lo, hi = -np.ones(ctx.dims), np.ones(ctx.dims)
+    lo[d], lo[p] = -0.6, 0.0
+    ctx.evaluate_vectors(ctx.rng.uniform(lo, hi, (40, ctx.dims)), support=(lo, hi))
+    out_lo, out_hi = _peel(ch, lo, hi)
+    assert out_lo[d] == pytest.approx(0.0, abs=ch.config.resolution) and out_hi[d] == 1.0
+    assert (out_lo[p], out_hi[p]) == (0.0, 1.0)
+    inner_lo = lo.copy()
+    inner_lo[d] = 0.2
+    ctx.evaluate_vectors(ctx.rng.uniform(inner_lo, hi, (40, ctx.dims)), support=(inner_lo, hi))
+    assert _peel(ch, inner_lo, hi) is None

@@ -1,7 +1,8 @@
 """Growing a failure region from one failing point: confirm the point is not a sporadic failure,
 grow a first box, describe it in the dims that matter and validate it (characterize.py: the
-same for every strategy); if the box does not hold, it is shrunk towards the seed once and
-validated again. Two ways to grow the first box:
+same for every strategy); if the box does not hold, it is peeled once where its own uniform
+points (those that validated it) say the failures lie, or when none of its dims separates them,
+shrunk towards the seed, and validated again on fresh points. Two ways to grow the first box:
 
 - ``bracket`` (the default): from the seed, each face is probed along its own axis - first at
   the edge of the space, and where that probe passes, by bisection between the last failing
@@ -18,12 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from examiner.search.context import SearchContext
+from examiner.search.rates import best_interval, drop_is_significant
 from examiner.search.regions import Region
 from synthgen.errors import ParamError
 
 
 #: a box that failed validation marks at most this far around its seed (normalized units)
 REJECT_RADIUS = 0.25
+#: a peel keeps at least this many of the box's uniform points
+MIN_PEEL = 8
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class Growth:
     max_rounds: int = 10
     inner: float = 0.7  # slab points take their other coordinates from the box shrunk to this share
     retries: int = 1  # a face whose slab passes tries again with half the step this many times
-    shrink: float = 0.6  # on failed validation, keep this share of the box around the seed
+    shrink: float = 0.6  # on failed validation with nothing to peel, keep this share of the box around the seed
 
     def __post_init__(self):
         if self.method not in ("bracket", "slab"):
@@ -62,17 +66,53 @@ def grow_region(ctx: SearchContext, x0: np.ndarray, growth: Growth = Growth(), o
     region = Region(lo, hi, owner=owner, fixed_at=len(ctx.history))
     if ctx.validate(region):
         return ctx.accept(region)
-    # the bounded dims shrunk towards the seed (free dims stay free)
-    bounded = ch.restricted(lo, hi)
-    centre = np.clip(x0, lo, hi)
-    small_lo = np.where(bounded, centre + growth.shrink * (lo - centre), -1.0)
-    small_hi = np.where(bounded, centre + growth.shrink * (hi - centre), 1.0)
-    small = Region(*ch.snap(small_lo, small_hi, centre=centre), owner=owner, fixed_at=len(ctx.history))
+    peeled = _peel(ch, lo, hi)
+    if peeled is None:  # the bounded dims shrunk towards the seed (free dims stay free)
+        bounded = ch.restricted(lo, hi)
+        centre = np.clip(x0, lo, hi)
+        peeled = ch.snap(np.where(bounded, centre + growth.shrink * (lo - centre), -1.0),
+                         np.where(bounded, centre + growth.shrink * (hi - centre), 1.0), centre=centre)
+    small = Region(*peeled, owner=owner, fixed_at=len(ctx.history))
     if ctx.validate(small):
         return ctx.accept(small)
     # no growth from this neighbourhood again (not from the whole box: it may hold other modes)
     ctx.rejected.append(Region.around(x0, REJECT_RADIUS))
     return None
+
+
+def _peel(ch, lo: np.ndarray, hi: np.ndarray, rounds: int = 2) -> tuple[np.ndarray, np.ndarray] | None:
+    """A box that failed validation, narrowed where its own uniform points say the failures
+    lie (PRIM's peeling, on the points that validated it): per round, the bounded dim whose
+    two-rate interval inside the box separates them best, when the part it cuts off fails
+    measurably less often. None when no dim does."""
+    c = ch.config
+    X, y = ch._uniform_in(lo, hi)
+    lo, hi = lo.copy(), hi.copy()
+    peeled = False
+    for _ in range(rounds):
+        if len(y) < 2 * MIN_PEEL or not y.any():
+            break
+        best = None
+        for d in np.nonzero(ch.restricted(lo, hi) & (ch.choices == 0))[0]:
+            a, b = best_interval(X[:, d], y, lo_edge=lo[d], hi_edge=hi[d], min_inside=MIN_PEEL)
+            inside = (X[:, d] >= a) & (X[:, d] <= b)
+            k_in, n_in, k_out, n_out = int(y[inside].sum()), int(inside.sum()), int(y[~inside].sum()), int((~inside).sum())
+            if (hi[d] - lo[d]) - (b - a) < c.resolution or not drop_is_significant(k_in, n_in, k_out, n_out, c.z_fit, c.min_drop):
+                continue
+            gain = _loglik(k_in, n_in) + _loglik(k_out, n_out) - _loglik(k_in + k_out, n_in + n_out)
+            if best is None or gain > best[0]:
+                best = (gain, d, a, b, inside)
+        if best is None:
+            break
+        _, d, lo[d], hi[d], inside = best
+        X, y, peeled = X[inside], y[inside], True
+    return ch.snap(lo, hi) if peeled else None
+
+
+def _loglik(k: int, n: int) -> float:
+    """Bernoulli log-likelihood of k failures in n points at their own rate."""
+    p = k / n if n else 0.0
+    return (k * np.log(p) if k else 0.0) + ((n - k) * np.log(1 - p) if n - k else 0.0)
 
 
 def _bracket(ctx: SearchContext, x0: np.ndarray, growth: Growth) -> tuple[np.ndarray, np.ndarray]:

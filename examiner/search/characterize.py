@@ -10,12 +10,15 @@ A strategy hands over a failing point; ``grow_region`` (boundary.py) turns it in
    to their full range is compared with the box; if the added part does not fail measurably
    less often (a one-sided two-proportion test at ``z`` and a drop of at least ``min_drop`` of
    the box's rate) every dim of the group is free, else the group is split in two and each half
-   looked at (group screening: most bounded dims of a first box do not matter). For a dim that stays, both bounds
-   are placed where the failure rate changes: the interval along that dim that maximizes the
-   likelihood of a two-rate Bernoulli model over every point in the relaxed box (the history's
-   and fresh points near each face). No bound is narrower than ``resolution``, a bound within
-   half of it of the space's edge is the edge, one spanning ``free_share`` of the range is no
-   bound, and a categorical dim is bounded at whole choices.
+   looked at (group screening: most bounded dims of a first box do not matter). For a dim that
+   stays, both bounds are placed where the failure rate changes: the interval along that dim
+   that maximizes the likelihood of a two-rate Bernoulli model over every point in the relaxed
+   box (the history's and fresh points near each face, rates.py). A cut is resolved where it
+   is uncertain (fresh points spread around it where its neighbouring points lie far apart or
+   where it moved away from the face tried before), and a face moves to the edge of the range
+   when the points between them do not fail measurably less often. No bound is narrower than
+   ``resolution``, a bound within half of it of the space's edge is the edge, one spanning
+   ``free_share`` of the range is no bound, and a categorical dim is bounded at whole choices.
 4. **validate**: the failure rate inside is estimated from uniform queries inside the box made
    after its bounds were placed (those that placed them would flatter it: a box fitted to
    points fails more often on them than on new ones) plus fresh uniform samples, drawn in small
@@ -38,6 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from examiner.search.rates import best_interval, drop_is_significant, to_the_edges, wilson
 from examiner.search.regions import Region
 
 
@@ -58,63 +62,7 @@ class Characterization:
     z_fit: float = 1.6449  # one-sided 95%: a bound placed on the same points it is tested on
     min_drop: float = 0.3  # relaxing a dim that matters lowers the rate by at least this share
     passes: int = 2
-
-
-def wilson(k: float, n: float, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval for k successes of n."""
-    if n <= 0:
-        return 0.0, 1.0
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def drop_is_significant(k_in: int, n_in: int, k_out: int, n_out: int, z: float, min_drop: float) -> bool:
-    """The rate outside (k_out / n_out) is measurably below the rate inside."""
-    if n_in == 0 or n_out == 0:
-        return True  # no evidence that the bound does not matter
-    p_in, p_out = k_in / n_in, k_out / n_out
-    if p_in - p_out < min_drop * p_in:
-        return False
-    pooled = (k_in + k_out) / (n_in + n_out)
-    se = np.sqrt(max(pooled * (1 - pooled), 1e-9) * (1 / n_in + 1 / n_out))
-    return (p_in - p_out) / se >= z
-
-
-def best_interval(x: np.ndarray, y: np.ndarray, lo_edge: float = -1.0, hi_edge: float = 1.0,
-                  min_inside: int = 1, min_rate: float = 0.0, weight: np.ndarray | None = None) -> tuple[float, float]:
-    """The interval [a, b] of the axis whose points fail at one rate and the rest at a lower
-    one, by maximum likelihood (cuts halfway between neighbouring points, or at the edges),
-    holding at least ``min_inside`` points that fail at ``min_rate`` or more. ``weight``: each
-    x stands for that many points, of which ``y`` failed (binned data)."""
-    order = np.argsort(x, kind="stable")
-    xs, ys = x[order], y[order].astype(np.float64)
-    w = np.ones(len(xs)) if weight is None else np.asarray(weight, dtype=np.float64)[order]
-    n = len(xs)
-    cuts = np.concatenate([[lo_edge], 0.5 * (xs[1:] + xs[:-1]), [hi_edge]])  # cut i: before point i
-    csum = np.concatenate([[0.0], np.cumsum(ys)])
-    wsum = np.concatenate([[0.0], np.cumsum(w)])
-    total, mass = csum[-1], wsum[-1]
-
-    def ll(k, m):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            p = np.where(m > 0, k / np.maximum(m, 1e-12), 0.0)
-            return np.where((p > 0) & (p < 1), k * np.log(np.where(p > 0, p, 1)) + (m - k) * np.log(np.where(p < 1, 1 - p, 1)), 0.0)
-
-    i = np.arange(n + 1)[:, None]
-    j = np.arange(n + 1)[None, :]
-    k_in = csum[j] - csum[i]
-    m_in = wsum[j] - wsum[i]
-    valid = (j > i) & (m_in >= max(1.0, min(min_inside, mass)) - 1e-9) & (k_in >= min_rate * m_in)
-    k_out, m_out = total - k_in, mass - m_in
-    score = ll(k_in, m_in) + ll(k_out, m_out)
-    higher = k_in / np.maximum(m_in, 1e-12) > np.where(m_out > 1e-12, k_out / np.maximum(m_out, 1e-12), -1.0)
-    score = np.where(valid & higher, score, -np.inf)
-    if not np.isfinite(score).any():
-        return lo_edge, hi_edge
-    bi, bj = np.unravel_index(np.argmax(score), score.shape)
-    return float(cuts[bi]), float(cuts[bj])
+    gap_rounds: int = 1  # times a cut between far-apart points is resolved with fresh points
 
 
 class Characterizer:
@@ -223,8 +171,7 @@ class Characterizer:
                 # once more
                 matters, tried = False, set()
                 for _attempt in range(2):
-                    X, y = self._uniform_in(wide_lo, wide_hi, along=d)
-                    a, b = best_interval(X[:, d], y, min_inside=max(3, c.inside // 2))
+                    a, b, X, y = self._resolved_interval(lo, hi, d)
                     if (round(a, 9), round(b, 9)) in tried:
                         break
                     tried.add((round(a, 9), round(b, 9)))
@@ -247,6 +194,46 @@ class Characterizer:
             if np.allclose(before[0], lo) and np.allclose(before[1], hi):
                 break
         return lo, hi
+
+    def _resolved_interval(self, lo: np.ndarray, hi: np.ndarray, d: int) -> tuple[float, float, np.ndarray, np.ndarray]:
+        """(a, b, X, failed): the two-rate interval along dim d over the points uniform in the
+        box's other dims, each cut resolved with fresh points: a cut falls halfway between the
+        points on either side of it, so where they lie more than the resolution apart (the
+        points crowd near the faces tried before), or where the cut moved away from the face
+        it had, ``per_face`` points spread over its neighbourhood are queried and the interval
+        fitted again (``gap_rounds`` times at most). Then each face goes to the edge of the
+        range unless the points beyond it fail measurably less often (``to_the_edges``)."""
+        c = self.config
+        wide_lo, wide_hi = lo.copy(), hi.copy()
+        wide_lo[d], wide_hi[d] = -1.0, 1.0
+        faces = (lo[d], hi[d])
+        for round_ in range(c.gap_rounds + 1):
+            X, y = self._uniform_in(wide_lo, wide_hi, along=d)
+            a, b = best_interval(X[:, d], y, min_inside=max(3, c.inside // 2))
+            if round_ == c.gap_rounds or not len(X):
+                break
+            bands = []
+            for cut, face in zip((a, b), faces):
+                if cut <= -1.0 or cut >= 1.0:
+                    continue
+                below, above = X[X[:, d] < cut, d], X[X[:, d] > cut, d]
+                g_lo = below.max() if len(below) else -1.0
+                g_hi = above.min() if len(above) else 1.0
+                if g_hi - g_lo > c.resolution or abs(cut - face) > c.resolution / 2:
+                    bands.append((max(-1.0, min(g_lo, cut - c.resolution)), min(1.0, max(g_hi, cut + c.resolution))))
+            if not bands:
+                break
+            faces = (a, b)
+            for g_lo, g_hi in bands:
+                band_lo, band_hi = lo.copy(), hi.copy()
+                band_lo[d], band_hi[d] = g_lo, g_hi
+                P = self.ctx.rng.uniform(band_lo, band_hi, (c.per_face, len(lo)))
+                # spread along d: one point in each of per_face equal parts of the band
+                P[:, d] = g_lo + (g_hi - g_lo) * (np.arange(c.per_face) + self.ctx.rng.uniform(0, 1, c.per_face)) / c.per_face
+                self.ctx.evaluate_vectors(P, support=(band_lo, band_hi))
+        if len(X):
+            a, b = to_the_edges(X[:, d], y, a, b, c.z, c.min_drop)
+        return a, b, X, y
 
     def relaxation_matters(self, lo: np.ndarray, hi: np.ndarray, group: list[int]) -> bool:
         """Relaxing every dim of ``group`` at once measurably lowers the failure rate."""

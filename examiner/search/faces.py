@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from examiner.search.characterize import MIN_SAMPLES, best_interval
+from examiner.search.characterize import MIN_SAMPLES
+from examiner.search.rates import best_interval
 from examiner.search.regions import Region
 
 MIN_SLAB = 20  # queries in a face's slab before it is placed again ...

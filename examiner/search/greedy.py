@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from examiner.search.characterize import best_interval
+from examiner.search.rates import best_interval
 
 MAX_MODES = 8
 MAX_DIMS = 3  # a mode bounds at most this many dims
