@@ -86,7 +86,7 @@ def _peel(ch, lo: np.ndarray, hi: np.ndarray, rounds: int = 2) -> tuple[np.ndarr
     two-rate interval inside the box separates them best, when the part it cuts off fails
     measurably less often. None when no dim does."""
     c = ch.config
-    X, y = ch._uniform_in(lo, hi)
+    X, y = ch.uniform_in(lo, hi)
     lo, hi = lo.copy(), hi.copy()
     peeled = False
     for _ in range(rounds):

@@ -107,7 +107,7 @@ class Characterizer:
     def inside(self, X: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         return ((X >= lo - 1e-12) & (X <= hi + 1e-12)).all(1)
 
-    def _uniform_in(self, lo: np.ndarray, hi: np.ndarray, along: int | None = None,
+    def uniform_in(self, lo: np.ndarray, hi: np.ndarray, along: int | None = None,
                     since: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(X, failed) of the blind points inside the box that were drawn uniformly from a box
         holding it: a uniform sample of it, whatever else the search queried. With ``along``,
@@ -124,13 +124,13 @@ class Characterizer:
 
     def _fill(self, lo: np.ndarray, hi: np.ndarray, want: int) -> None:
         """Query fresh uniform points until the box holds ``want`` uniform ones."""
-        have = len(self._uniform_in(lo, hi)[1])
+        have = len(self.uniform_in(lo, hi)[1])
         if have < want:
             self.ctx.evaluate_vectors(self.ctx.rng.uniform(lo, hi, (want - have, len(lo))), support=(lo, hi))
 
     def counts(self, lo: np.ndarray, hi: np.ndarray, exclude: tuple | None = None, since: int = 0) -> tuple[int, int]:
         """(failures, points) of the uniform sample of the box, minus those inside ``exclude``."""
-        X, y = self._uniform_in(lo, hi, since=since)
+        X, y = self.uniform_in(lo, hi, since=since)
         if exclude is not None and len(X):
             y = y[~self.inside(X, *exclude)]
         return int(y.sum()), len(y)
@@ -208,7 +208,7 @@ class Characterizer:
         wide_lo[d], wide_hi[d] = -1.0, 1.0
         faces = (lo[d], hi[d])
         for round_ in range(c.gap_rounds + 1):
-            X, y = self._uniform_in(wide_lo, wide_hi, along=d)
+            X, y = self.uniform_in(wide_lo, wide_hi, along=d)
             a, b = best_interval(X[:, d], y, min_inside=max(3, c.inside // 2))
             if round_ == c.gap_rounds or not len(X):
                 break
