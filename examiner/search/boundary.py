@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from examiner.search.context import SearchContext
-from examiner.search.rates import best_interval, drop_is_significant
+from examiner.search.rates import best_interval, drop_is_significant, loglik
 from examiner.search.regions import Region
 from synthgen.errors import ParamError
 
@@ -99,7 +99,7 @@ def _peel(ch, lo: np.ndarray, hi: np.ndarray, rounds: int = 2) -> tuple[np.ndarr
             k_in, n_in, k_out, n_out = int(y[inside].sum()), int(inside.sum()), int(y[~inside].sum()), int((~inside).sum())
             if (hi[d] - lo[d]) - (b - a) < c.resolution or not drop_is_significant(k_in, n_in, k_out, n_out, c.z_fit, c.min_drop):
                 continue
-            gain = _loglik(k_in, n_in) + _loglik(k_out, n_out) - _loglik(k_in + k_out, n_in + n_out)
+            gain = float(loglik(k_in, n_in) + loglik(k_out, n_out) - loglik(k_in + k_out, n_in + n_out))
             if best is None or gain > best[0]:
                 best = (gain, d, a, b, inside)
         if best is None:
@@ -107,12 +107,6 @@ def _peel(ch, lo: np.ndarray, hi: np.ndarray, rounds: int = 2) -> tuple[np.ndarr
         _, d, lo[d], hi[d], inside = best
         X, y, peeled = X[inside], y[inside], True
     return ch.snap(lo, hi) if peeled else None
-
-
-def _loglik(k: int, n: int) -> float:
-    """Bernoulli log-likelihood of k failures in n points at their own rate."""
-    p = k / n if n else 0.0
-    return (k * np.log(p) if k else 0.0) + ((n - k) * np.log(1 - p) if n - k else 0.0)
 
 
 def _bracket(ctx: SearchContext, x0: np.ndarray, growth: Growth) -> tuple[np.ndarray, np.ndarray]:

@@ -31,6 +31,14 @@ def drop_is_significant(k_in: int, n_in: int, k_out: int, n_out: int, z: float, 
     return (p_in - p_out) / se >= z
 
 
+def loglik(k, m):
+    """Bernoulli log-likelihood of k failures among m points at their own rate k / m
+    (elementwise; 0 where the rate is 0 or 1, or there are no points)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(m > 0, k / np.maximum(m, 1e-12), 0.0)
+        return np.where((p > 0) & (p < 1), k * np.log(np.where(p > 0, p, 1)) + (m - k) * np.log(np.where(p < 1, 1 - p, 1)), 0.0)
+
+
 def best_interval(x: np.ndarray, y: np.ndarray, lo_edge: float = -1.0, hi_edge: float = 1.0,
                   min_inside: int = 1, min_rate: float = 0.0, weight: np.ndarray | None = None) -> tuple[float, float]:
     """The interval [a, b] of the axis whose points fail at one rate and the rest at a lower
@@ -46,18 +54,13 @@ def best_interval(x: np.ndarray, y: np.ndarray, lo_edge: float = -1.0, hi_edge: 
     wsum = np.concatenate([[0.0], np.cumsum(w)])
     total, mass = csum[-1], wsum[-1]
 
-    def ll(k, m):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            p = np.where(m > 0, k / np.maximum(m, 1e-12), 0.0)
-            return np.where((p > 0) & (p < 1), k * np.log(np.where(p > 0, p, 1)) + (m - k) * np.log(np.where(p < 1, 1 - p, 1)), 0.0)
-
     i = np.arange(n + 1)[:, None]
     j = np.arange(n + 1)[None, :]
     k_in = csum[j] - csum[i]
     m_in = wsum[j] - wsum[i]
     valid = (j > i) & (m_in >= max(1.0, min(min_inside, mass)) - 1e-9) & (k_in >= min_rate * m_in)
     k_out, m_out = total - k_in, mass - m_in
-    score = ll(k_in, m_in) + ll(k_out, m_out)
+    score = loglik(k_in, m_in) + loglik(k_out, m_out)
     higher = k_in / np.maximum(m_in, 1e-12) > np.where(m_out > 1e-12, k_out / np.maximum(m_out, 1e-12), -1.0)
     score = np.where(valid & higher, score, -np.inf)
     if not np.isfinite(score).any():
@@ -74,7 +77,7 @@ def to_the_edges(x: np.ndarray, y: np.ndarray, a: float, b: float, z: float, min
     that fails 70-95% of the time has passing points near its faces, and the two-rate interval
     always leaves the outermost of them out, so a mode that reaches the edge would otherwise
     stop short of it."""
-    from scipy import stats
+    from scipy import stats  # here, not at the top: the CLI starts without scipy.stats
 
     inside = (x >= a) & (x <= b)
     p_in = y[inside].mean() if inside.any() else 0.0
