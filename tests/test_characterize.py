@@ -248,6 +248,26 @@ def test_faces_are_placed_again_on_the_whole_history():
     assert np.allclose(few[0], region.lo) and np.allclose(few[1], region.hi)
 
 
+def test_faces_are_placed_without_the_points_of_other_modes():
+    """A search that samples where failures are crowds another mode next to this one (dim 0 in
+    [0, 0.3], dim 1 above 0.5); its points would pull this mode's face (dim 0 from 0.3) towards
+    it. Left out, the face is where this mode's rate changes."""
+    from types import SimpleNamespace
+
+    from examiner.search.faces import refine_faces
+
+    ch = Characterizer(SimpleNamespace(choices=[0, 0, 0]))
+    rng = np.random.default_rng(1)
+    other = Region(np.array([0.0, 0.5, -1.0]), np.array([0.3, 1.0, 1.0]))
+    X = np.concatenate([rng.uniform(-1, 1, (1500, 3)), other.sample(rng, 1500)])
+    failed = (X[:, 0] >= 0.3) | ch.inside(X, other.lo, other.hi)
+    region = Region(np.array([0.15, -1.0, -1.0]), np.array([1.0, 1.0, 1.0]))
+    pulled = refine_faces(region, X, failed, ch)[0][0]
+    lo, hi = refine_faces(region, X, failed, ch, others=[other])
+    assert lo[0] == pytest.approx(0.3, abs=0.03) and hi[0] == 1.0
+    assert pulled < 0.1
+
+
 def test_a_box_that_fails_validation_is_peeled_where_its_points_fail(tmp_path, space):
     """A box that reaches too far along one dim (distance from 3.2 m, the mode from 5 m) is cut
     back there on its own uniform points; a dim that does not separate them stays; a box whose
@@ -272,3 +292,70 @@ def test_a_box_that_fails_validation_is_peeled_where_its_points_fail(tmp_path, s
     inner_lo[d] = 0.2
     ctx.evaluate_vectors(ctx.rng.uniform(inner_lo, hi, (40, ctx.dims)), support=(inner_lo, hi))
     assert _peel(ch, inner_lo, hi) is None
+
+
+def test_faces_placed_at_the_end_are_measured_on_the_queries_held_back(tmp_path, space):
+    """A mode's box confirmed too narrow (distance from 6.5 m, the mode from 5 m) is placed
+    again on the whole history at the end; its new box holds none of the points drawn uniformly
+    after it was confirmed, so it is measured on fresh ones the search held back; what is left
+    of them goes to the mode's rate, and the budget is spent exactly."""
+    from examiner.evaluate import Evaluator
+    from examiner.models import load_model
+    from examiner.search.context import FINAL_RESERVE, SearchContext
+
+    search = SearchSpace.from_yaml(space)
+    model = load_model(_planted(tmp_path, "  - {name: far, rate: 0.9, bounds: {camera.distance: [5, 8]}}\n"))
+    ctx = SearchContext(Evaluator(model, search), budget=300, seed=0)
+    d = search.space.names.index("camera.distance")
+    ctx.evaluate_vectors(ctx.rng.uniform(-1, 1, (200, ctx.dims)), support=(-1.0, 1.0))
+    lo, hi = -np.ones(ctx.dims), np.ones(ctx.dims)
+    lo[d] = 0.5
+    region = Region(lo, hi, fixed_at=len(ctx.history))
+    assert ctx.validate(region)
+    ctx.accept(region)
+    assert ctx.remaining == 300 - ctx.used - FINAL_RESERVE
+    before = ctx.used
+    ctx.finalize()
+    (r,) = ctx.registry.regions
+    assert r.lo[d] == pytest.approx(0.0, abs=ctx.characterizer.config.resolution) and r.hi[d] == 1.0
+    assert ctx.used == 300 and ctx.used > before
+    assert r.stats["samples"] >= 300 - before and r.stats["failure_rate"] >= 0.75
+
+
+def test_a_bound_placed_too_tightly_is_widened_but_not_into_a_part_that_fails_less(tmp_path, space):
+    """At the end, a bound that holds only the middle of its mode (distance 6-7 m of a mode
+    from 5 m) is widened to the mode, though the new interval overlaps the old one by less than
+    half. A neighbouring band that fails far less often (5-6.5 m at 55%, the mode above 6.5 m at
+    95%) is not added to a mode even where the two-rate interval takes it in."""
+    from examiner.evaluate import Evaluator
+    from examiner.models import load_model
+    from examiner.search.context import SearchContext
+    from examiner.search.faces import refine_faces
+
+    search = SearchSpace.from_yaml(space)
+    d = search.space.names.index("camera.distance")
+    norm = lambda metres: (metres - 2.0) / 6.0 * 2 - 1  # noqa: E731
+
+    def context(regions: str) -> SearchContext:
+        ctx = SearchContext(Evaluator(load_model(_planted(tmp_path, regions)), search), budget=900, seed=0)
+        ctx.evaluate_vectors(ctx.rng.uniform(-1, 1, (500, ctx.dims)), support=(-1.0, 1.0))
+        return ctx
+
+    ctx = context("  - {name: far, rate: 0.95, bounds: {camera.distance: [5, 8]}}\n")
+    lo, hi = -np.ones(ctx.dims), np.ones(ctx.dims)
+    lo[d], hi[d] = norm(6), norm(7)
+    tight = refine_faces(Region(lo, hi), *ctx.queried_failed(), ctx.characterizer)
+    assert tight[0][d] == pytest.approx(norm(5), abs=0.05) and tight[1][d] == 1.0
+
+    ctx = context("  - {name: far, rate: 0.95, bounds: {camera.distance: [6.5, 8]}}\n"
+                  "  - {name: band, rate: 0.55, bounds: {camera.distance: [5, 6.5]}}\n")
+    lo, hi = -np.ones(ctx.dims), np.ones(ctx.dims)
+    lo[d] = norm(6.5)
+    assert refine_faces(Region(lo, hi), *ctx.queried_failed(), ctx.characterizer)[0][d] < norm(5.5)
+    region = Region(lo, hi, fixed_at=len(ctx.history))
+    assert ctx.validate(region)
+    ctx.accept(region)
+    ctx.evaluate_vectors(ctx.rng.uniform(-1, 1, (300, ctx.dims)), support=(-1.0, 1.0))
+    ctx.finalize()
+    (r,) = ctx.registry.regions
+    assert r.lo[d] == pytest.approx(norm(6.5), abs=ctx.characterizer.config.resolution)

@@ -25,6 +25,9 @@ from examiner.search.regions import Region, RegionRegistry
 from synthgen.errors import SynthgenError
 
 
+#: fresh queries held back per validated region, to measure its box once its faces are placed
+#: again on the whole history at the end (``finalize``)
+FINAL_RESERVE = MIN_SAMPLES
 #: a failure this close to a validated box (normalized units, in every dim) is that region's:
 #: growth places faces on the last failing probe, up to one bisection step (2 / 2^5) inside
 KNOWN_MARGIN = 0.0625
@@ -77,6 +80,7 @@ class SearchContext:
         self._defining = False
         self._drawing_uniform = False
         self._replay = list(replay or [])
+        self._finalizing = False
         self._replay_pos = 0
         self._log = open(log_path, "a") if log_path else None
         self.progress = progress
@@ -88,22 +92,37 @@ class SearchContext:
             self._characterizer = Characterizer(self, characterization)
 
     def finalize(self) -> None:
-        """Every region's faces placed on the whole history (``faces.py``), then its statistics
-        (for failures.json)."""
+        """Every region's faces placed on the whole history (``faces.py``; a box whose new faces
+        the history cannot measure is measured on the fresh queries held back for it), what is
+        left of those queries spread over the boxes (more points, narrower rate intervals), then
+        each region's statistics (for failures.json)."""
         from examiner.search.faces import final_box
 
+        self._finalizing = True
         X, failed = self.queried_failed()
-        for r in self.registry.regions:
-            lo, hi = final_box(r, X, failed, self.characterizer) if len(X) else (r.lo, r.hi)
+        regions = self.registry.regions
+        for r in regions:
+            others = [o for o in regions if o is not r]
+            lo, hi = final_box(r, X, failed, self.characterizer, others) if len(X) else (r.lo, r.hi)
             if not (np.array_equal(lo, r.lo) and np.array_equal(hi, r.hi)):
                 r.lo, r.hi = lo, hi
-                r.examples = self.examples(r)
+        # what is left of the reserve measures the rates: fresh uniform points in each box
+        left = self.remaining
+        for i, r in enumerate(regions):
+            n = left // len(regions) + (i < left % len(regions))
+            if n > 0:
+                self.evaluate_vectors(r.sample(self.rng, n), support=(r.lo, r.hi))
+        for r in regions:
+            r.examples = self.examples(r)
             r.stats = self.characterizer.statistics(r)
 
     # --- evaluation -------------------------------------------------------------------------
     @property
     def remaining(self) -> int:
-        return self.budget - self.used
+        """Queries a strategy may still make: the budget less ``FINAL_RESERVE`` per validated
+        region, which ``finalize`` may spend."""
+        held = 0 if self._finalizing else FINAL_RESERVE * len(self.registry.regions)
+        return self.budget - self.used - held
 
     def evaluate_vectors(self, X, support: tuple[np.ndarray, np.ndarray] | None = None) -> list[Query]:
         """Query the points X (n, D). ``support``: the box (lo, hi) they were drawn uniformly

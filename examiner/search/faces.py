@@ -4,17 +4,23 @@ A mode's box is fixed when it is confirmed, from what was known then (a surrogat
 growth's probes). By the end of a search many more queries lie around it: the points a search
 concentrates near boundaries, other modes' validation, later proposals. Each face is placed again
 on them, one dim at a time: the queries inside the box in every other dim (its slab along that
-dim) are split by the maximum-likelihood interval of two failure rates (``best_interval``, the
-same cut the boxes were grown with). A face moves only where the slab holds at least
-``MIN_SLAB`` queries, ``MIN_FAILED`` of them failing, and the new interval overlaps the old one
-by at least half of their union (the same mode, better placed); a bound at the edge of a range
-stays there, and no bound becomes narrower than the resolution. Categorical dims keep their
-choices. No query is spent.
+dim), less those inside the other modes (their failures are explained; a search that samples
+where failures are would otherwise pull a face towards another mode), are split by the
+maximum-likelihood interval of two failure rates (``best_interval``, the same cut the boxes were
+grown with). A face moves only where the slab holds at least ``MIN_SLAB`` queries,
+``MIN_FAILED`` of them failing, and the new interval either overlaps the old one by at least
+half of their union (the same mode, better placed) or holds it (a bound placed too tightly: with
+the other dims too wide when it was placed, the slab's rate was diluted); a bound at the edge of
+a range stays there, and no bound becomes narrower than the resolution. Categorical dims keep
+their choices.
 
 A mode's failure rate is measured only on points drawn uniformly from a box that holds it, after
-it was first fixed (``Characterizer.statistics``). A box whose faces moved out may hold too few
-such points (its validation points were drawn from the narrower box): then only the part of the
-new box inside the confirmed one is kept, and if even that is not measurable, the confirmed box.
+it was first fixed (``Characterizer.statistics``). So the new box must hold like any mode: it is
+validated on those points, and where they are too few (its validation points were drawn from
+the narrower box) on fresh ones, from the queries the search held back for this
+(``FINAL_RESERVE`` per mode, ``context.py``); where it reaches beyond the confirmed box, the part
+it adds must not fail measurably less often than the confirmed box. Failing that, the part of
+the new box inside the confirmed one is tried the same way, and then the confirmed box is kept.
 Some of the points that measure the rate also placed the faces, which makes the rate of a box
 whose faces moved slightly optimistic."""
 
@@ -23,17 +29,23 @@ from __future__ import annotations
 import numpy as np
 
 from examiner.search.characterize import MIN_SAMPLES
-from examiner.search.rates import best_interval
+from examiner.search.rates import best_interval, drop_is_significant
 from examiner.search.regions import Region
 
 MIN_SLAB = 20  # queries in a face's slab before it is placed again ...
 MIN_FAILED = 5  # ... of which at least this many failed
 MIN_OVERLAP = 0.5  # the new interval overlaps the old one by at least this share of their union
 EDGE = 0.1  # a bound within this of the edge of the range that was at the edge stays there
+FRESH = 2 * MIN_SAMPLES  # at most this many fresh points measure a box the history cannot
 
 
-def refine_faces(region: Region, X: np.ndarray, failed: np.ndarray, characterizer) -> tuple[np.ndarray, np.ndarray]:
-    """(lo, hi) of ``region`` with its faces placed on the queries X (n, D), ``failed`` (n,)."""
+def refine_faces(region: Region, X: np.ndarray, failed: np.ndarray, characterizer,
+                 others: list[Region] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) of ``region`` with its faces placed on the queries X (n, D), ``failed`` (n,),
+    leaving out those inside ``others`` (the other modes: their failures are theirs)."""
+    for r in others:
+        keep = ~characterizer.inside(X, r.lo, r.hi)
+        X, failed = X[keep], failed[keep]
     lo, hi = region.lo.copy(), region.hi.copy()
     restricted = characterizer.restricted(lo, hi)
     for d in np.nonzero(restricted & (characterizer.choices == 0))[0]:
@@ -49,19 +61,38 @@ def refine_faces(region: Region, X: np.ndarray, failed: np.ndarray, characterize
             b = 1.0
         union = max(b, hi[d]) - min(a, lo[d])
         overlap = max(0.0, min(b, hi[d]) - max(a, lo[d]))
-        if overlap < MIN_OVERLAP * union or b - a < characterizer.config.resolution:
+        holds = a <= lo[d] and b >= hi[d]  # a bound placed too tightly, widened around it
+        if (overlap < MIN_OVERLAP * union and not holds) or b - a < characterizer.config.resolution:
             continue
         lo[d], hi[d] = a, b
     return characterizer.snap(lo, hi)
 
 
-def final_box(region: Region, X: np.ndarray, failed: np.ndarray, characterizer) -> tuple[np.ndarray, np.ndarray]:
-    """The box a mode is reported with: ``refine_faces`` where its rate can be measured (see the
-    module docstring)."""
-    lo, hi = refine_faces(region, X, failed, characterizer)
-    within = np.maximum(lo, region.lo), np.minimum(hi, region.hi)
-    for a, b in ((lo, hi), within):
-        if (b - a >= characterizer.config.resolution - 1e-9).all() and \
-                characterizer.counts(a, b, since=region.fixed_at)[1] >= MIN_SAMPLES:
-            return a, b
+def final_box(region: Region, X: np.ndarray, failed: np.ndarray, characterizer,
+              others: list[Region] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """The box a mode is reported with (see the module docstring): ``refine_faces``, or else the
+    part of it inside the confirmed box, whichever first holds - validated on the uniform points
+    drawn since the mode was confirmed, then on fresh ones (those the search held back), and,
+    where it reaches beyond the confirmed box, with the part it adds failing not measurably less
+    often than the confirmed box. Else the confirmed box."""
+    from examiner.search.context import BudgetExhausted
+
+    lo, hi = refine_faces(region, X, failed, characterizer, others)
+    if np.array_equal(lo, region.lo) and np.array_equal(hi, region.hi):
+        return lo, hi
+    c = characterizer.config
+    for a, b in ((lo, hi), (np.maximum(lo, region.lo), np.minimum(hi, region.hi))):
+        if (b - a < c.resolution - 1e-9).any():
+            continue
+        try:
+            if not characterizer.validate(Region(a, b, fixed_at=region.fixed_at), samples=FRESH):
+                continue
+        except BudgetExhausted:
+            continue
+        if (a < region.lo - 1e-9).any() or (b > region.hi + 1e-9).any():
+            k_in, n_in = characterizer.counts(region.lo, region.hi, since=region.fixed_at)
+            k_add, n_add = characterizer.counts(a, b, exclude=(region.lo, region.hi), since=region.fixed_at)
+            if drop_is_significant(k_in, n_in, k_add, n_add, c.z, c.min_drop):
+                continue
+        return a, b
     return region.lo, region.hi

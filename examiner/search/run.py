@@ -78,15 +78,16 @@ def run_search(model: str, space: str | Path, strategy: str, budget: int, out: s
     strat = make_strategy(strategy, agents, tensorboard=out / "tensorboard" if tensorboard else None, **chosen)
     t0 = time.perf_counter()
     try:
-        ctx.draw_base_sample(base_samples(budget))
-        strat.run(ctx)
-    except BudgetExhausted:
-        pass
+        try:
+            ctx.draw_base_sample(base_samples(budget))
+            strat.run(ctx)
+        except BudgetExhausted:
+            pass
+        ctx.finalize()  # may query (logged, so a resumed run replays it)
     finally:
         ctx.close()
         if pool is not None:
             pool.close()
-    ctx.finalize()
     result = failures_document(ctx, search, settings, mut.name)
     write_atomic(out / FAILURES, json_bytes(result))
     if model_obj is None:
