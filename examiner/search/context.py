@@ -26,8 +26,8 @@ from synthgen.errors import SynthgenError
 
 
 #: fresh queries held back per validated region, to measure its box once its faces are placed
-#: again on the whole history at the end (``finalize``)
-FINAL_RESERVE = MIN_SAMPLES
+#: again on the whole history at the end (``finalize``); what is left goes to the regions' rates
+FINAL_RESERVE = 12
 #: a failure this close to a validated box (normalized units, in every dim) is that region's:
 #: growth places faces on the last failing probe, up to one bisection step (2 / 2^5) inside
 KNOWN_MARGIN = 0.0625
@@ -103,7 +103,7 @@ class SearchContext:
         regions = self.registry.regions
         for r in regions:
             others = [o for o in regions if o is not r]
-            lo, hi = final_box(r, X, failed, self.characterizer, others) if len(X) else (r.lo, r.hi)
+            lo, hi = final_box(r, X, failed, self.characterizer, others, FINAL_RESERVE) if len(X) else (r.lo, r.hi)
             if not (np.array_equal(lo, r.lo) and np.array_equal(hi, r.hi)):
                 r.lo, r.hi = lo, hi
         # what is left of the reserve measures the rates: fresh uniform points in each box

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from examiner.search.characterize import MIN_SAMPLES
 from examiner.search.rates import best_interval, drop_is_significant
 from examiner.search.regions import Region
 
@@ -36,7 +35,6 @@ MIN_SLAB = 20  # queries in a face's slab before it is placed again ...
 MIN_FAILED = 5  # ... of which at least this many failed
 MIN_OVERLAP = 0.5  # the new interval overlaps the old one by at least this share of their union
 EDGE = 0.1  # a bound within this of the edge of the range that was at the edge stays there
-FRESH = 2 * MIN_SAMPLES  # at most this many fresh points measure a box the history cannot
 
 
 def refine_faces(region: Region, X: np.ndarray, failed: np.ndarray, characterizer,
@@ -69,23 +67,24 @@ def refine_faces(region: Region, X: np.ndarray, failed: np.ndarray, characterize
 
 
 def final_box(region: Region, X: np.ndarray, failed: np.ndarray, characterizer,
-              others: list[Region] = ()) -> tuple[np.ndarray, np.ndarray]:
+              others: list[Region] = (), fresh: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The box a mode is reported with (see the module docstring): ``refine_faces``, or else the
     part of it inside the confirmed box, whichever first holds - validated on the uniform points
-    drawn since the mode was confirmed, then on fresh ones (those the search held back), and,
-    where it reaches beyond the confirmed box, with the part it adds failing not measurably less
-    often than the confirmed box. Else the confirmed box."""
+    drawn since the mode was confirmed (and for the new box, up to ``fresh`` fresh ones: those the
+    search held back), and, where it reaches beyond the confirmed box, with the part it adds
+    failing not measurably less often than the confirmed box. Else the confirmed box."""
     from examiner.search.context import BudgetExhausted
 
     lo, hi = refine_faces(region, X, failed, characterizer, others)
     if np.array_equal(lo, region.lo) and np.array_equal(hi, region.hi):
         return lo, hi
     c = characterizer.config
-    for a, b in ((lo, hi), (np.maximum(lo, region.lo), np.minimum(hi, region.hi))):
+    within = np.maximum(lo, region.lo), np.minimum(hi, region.hi)
+    for (a, b), draw in (((lo, hi), fresh), (within, 0)):
         if (b - a < c.resolution - 1e-9).any():
             continue
         try:
-            if not characterizer.validate(Region(a, b, fixed_at=region.fixed_at), samples=FRESH):
+            if not characterizer.validate(Region(a, b, fixed_at=region.fixed_at), samples=draw):
                 continue
         except BudgetExhausted:
             continue
