@@ -149,7 +149,8 @@ def test_bad_arguments_are_named(toy, tmp_path):
 def test_repeats_within_a_batch_are_free_so_the_budget_is_spent_exactly(toy):
     from examiner.evaluate import Evaluator
     from examiner.models import load_model
-    from examiner.search.context import BudgetExhausted, SearchContext
+    from examiner.search.budget import BudgetExhausted
+    from examiner.search.context import SearchContext
     from examiner.search_space import SearchSpace
 
     ev = Evaluator(load_model(f"planted:{toy / 'planted.yaml'}"), SearchSpace.from_yaml(toy / "space.yaml"), seed=0)

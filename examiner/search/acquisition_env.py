@@ -27,7 +27,8 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo.utils.env import ParallelEnv
 
-from examiner.search.context import BudgetExhausted, SearchContext
+from examiner.search.budget import BudgetExhausted
+from examiner.search.context import SearchContext
 from examiner.search.lse import LseConfig, candidate_pool, fit_surrogate, straddle
 from examiner.search.proposer import known_mask
 from examiner.search.surrogate_modes import ModeFinder

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from examiner.evaluate import Evaluator, Query
+from examiner.search.budget import BudgetExhausted
 from examiner.search.characterize import MIN_SAMPLES
 from examiner.search.regions import Region, RegionRegistry
 from synthgen.errors import SynthgenError
@@ -31,10 +32,6 @@ FINAL_RESERVE = 12
 #: a failure this close to a validated box (normalized units, in every dim) is that region's:
 #: growth places faces on the last failing probe, up to one bisection step (2 / 2^5) inside
 KNOWN_MARGIN = 0.0625
-
-
-class BudgetExhausted(Exception):
-    """The query budget is used up."""
 
 
 @dataclass(frozen=True)

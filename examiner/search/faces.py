@@ -20,7 +20,8 @@ validated on those points, and where they are too few (its validation points wer
 the narrower box) on fresh ones, from the queries the search held back for this
 (``FINAL_RESERVE`` per mode, ``context.py``); where it reaches beyond the confirmed box, the part
 it adds must not fail measurably less often than the confirmed box. Failing that, the part of
-the new box inside the confirmed one is tried the same way, and then the confirmed box is kept.
+the new box inside the confirmed one is tried, on the points already there (the confirmed box's
+validation points mostly), and then the confirmed box is kept.
 Some of the points that measure the rate also placed the faces, which makes the rate of a box
 whose faces moved slightly optimistic."""
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from examiner.search.budget import BudgetExhausted
 from examiner.search.rates import best_interval, drop_is_significant
 from examiner.search.regions import Region
 
@@ -73,8 +75,6 @@ def final_box(region: Region, X: np.ndarray, failed: np.ndarray, characterizer,
     drawn since the mode was confirmed (and for the new box, up to ``fresh`` fresh ones: those the
     search held back), and, where it reaches beyond the confirmed box, with the part it adds
     failing not measurably less often than the confirmed box. Else the confirmed box."""
-    from examiner.search.context import BudgetExhausted
-
     lo, hi = refine_faces(region, X, failed, characterizer, others)
     if np.array_equal(lo, region.lo) and np.array_equal(hi, region.hi):
         return lo, hi

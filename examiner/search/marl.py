@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from examiner.search.acquisition_env import FEATURES, AcquisitionConfig, AcquisitionEnv
-from examiner.search.context import BudgetExhausted, SearchContext
+from examiner.search.budget import BudgetExhausted
+from examiner.search.context import SearchContext
 from examiner.search.strategy import Strategy
 
 #: the policy ``examiner pretrain`` made (``assets/policies/make_marl.sh``)

@@ -11,7 +11,8 @@ from pathlib import Path
 from examiner.evaluate import Evaluator
 from examiner.query_pool import pool_for
 from examiner.search import make_strategy
-from examiner.search.context import BudgetExhausted, SearchContext, Validation, base_samples
+from examiner.search.budget import BudgetExhausted
+from examiner.search.context import SearchContext, Validation, base_samples
 from examiner.search_space import SearchSpace
 from synthgen.catalog import Categorical
 from synthgen.dataset.files import json_bytes, sha256_file, write_atomic
