@@ -248,6 +248,23 @@ def test_faces_are_placed_again_on_the_whole_history():
     assert np.allclose(few[0], region.lo) and np.allclose(few[1], region.hi)
 
 
+def test_placing_faces_again_moves_bounds_but_drops_none():
+    """A bound the description kept stays a bound at the end, even where the queries fail alike
+    across almost all of its dim (the refit interval, -0.85 to 1, would span the range and free
+    it)."""
+    from types import SimpleNamespace
+
+    from examiner.search.faces import refine_faces
+
+    ch = Characterizer(SimpleNamespace(choices=[0, 0]))
+    rng = np.random.default_rng(2)
+    X = rng.uniform(-1, 1, (3000, 2))
+    failed = (X[:, 0] >= 0.3) & (rng.uniform(size=len(X)) < np.where(X[:, 1] < -0.85, 0.2, 0.9))
+    lo, hi = refine_faces(Region(np.array([0.3, -0.5]), np.array([1.0, 0.5])), X, failed, ch)
+    assert lo[0] == pytest.approx(0.3, abs=0.04) and hi[0] == 1.0
+    assert (lo[1], hi[1]) == (-0.5, 0.5)
+
+
 def test_faces_are_placed_without_the_points_of_other_modes():
     """A search that samples where failures are crowds another mode next to this one (dim 0 in
     [0, 0.3], dim 1 above 0.5); its points would pull this mode's face (dim 0 from 0.3) towards

@@ -11,8 +11,8 @@ grown with). A face moves only where the slab holds at least ``MIN_SLAB`` querie
 ``MIN_FAILED`` of them failing, and the new interval either overlaps the old one by at least
 half of their union (the same mode, better placed) or holds it (a bound placed too tightly: with
 the other dims too wide when it was placed, the slab's rate was diluted); a bound at the edge of
-a range stays there, and no bound becomes narrower than the resolution. Categorical dims keep
-their choices.
+a range stays there, and no bound becomes narrower than the resolution, nor so wide that its dim
+would be free (the description decided which dims matter). Categorical dims keep their choices.
 
 A mode's failure rate is measured only on points drawn uniformly from a box that holds it, after
 it was first fixed (``Characterizer.statistics``). So the new box must hold like any mode: it is
@@ -62,7 +62,9 @@ def refine_faces(region: Region, X: np.ndarray, failed: np.ndarray, characterize
         union = max(b, hi[d]) - min(a, lo[d])
         overlap = max(0.0, min(b, hi[d]) - max(a, lo[d]))
         holds = a <= lo[d] and b >= hi[d]  # a bound placed too tightly, widened around it
-        if (overlap < MIN_OVERLAP * union and not holds) or b - a < characterizer.config.resolution:
+        c = characterizer.config
+        # the description decided which dims matter: a bound moves, it is not dropped
+        if (overlap < MIN_OVERLAP * union and not holds) or not c.resolution <= b - a < 2.0 * c.free_share - 1e-9:
             continue
         lo[d], hi[d] = a, b
     return characterizer.snap(lo, hi)
