@@ -43,9 +43,10 @@ def refine_faces(region: Region, X: np.ndarray, failed: np.ndarray, characterize
                  others: list[Region] = ()) -> tuple[np.ndarray, np.ndarray]:
     """(lo, hi) of ``region`` with its faces placed on the queries X (n, D), ``failed`` (n,),
     leaving out those inside ``others`` (the other modes: their failures are theirs)."""
-    for r in others:
-        keep = ~characterizer.inside(X, r.lo, r.hi)
+    if others:
+        keep = ~np.any([characterizer.inside(X, r.lo, r.hi) for r in others], axis=0)
         X, failed = X[keep], failed[keep]
+    resolution = characterizer.config.resolution
     lo, hi = region.lo.copy(), region.hi.copy()
     restricted = characterizer.restricted(lo, hi)
     for d in np.nonzero(restricted & (characterizer.choices == 0))[0]:
@@ -62,9 +63,9 @@ def refine_faces(region: Region, X: np.ndarray, failed: np.ndarray, characterize
         union = max(b, hi[d]) - min(a, lo[d])
         overlap = max(0.0, min(b, hi[d]) - max(a, lo[d]))
         holds = a <= lo[d] and b >= hi[d]  # a bound placed too tightly, widened around it
-        c = characterizer.config
         # the description decided which dims matter: a bound moves, it is not dropped
-        if (overlap < MIN_OVERLAP * union and not holds) or not c.resolution <= b - a < 2.0 * c.free_share - 1e-9:
+        stays_bounded = characterizer.restricted(np.array([a]), np.array([b]))[0]
+        if (overlap < MIN_OVERLAP * union and not holds) or b - a < resolution or not stays_bounded:
             continue
         lo[d], hi[d] = a, b
     return characterizer.snap(lo, hi)
