@@ -58,6 +58,9 @@ def print_modes(result: dict, title: str) -> None:
     for r in result["regions"]:
         table.add_row(str(r["id"]), "; ".join(plain_summary(r, result["searched_dims"])), rate_sentence(r))
     console.print(table)
+    for r in result.get("withdrawn", []):
+        console.print(f"withdrawn (confirmed during the search, refuted by the points drawn in it since): "
+                      f"{'; '.join(plain_summary(r, result['searched_dims']))}: {rate_sentence(r)}")
 
 
 def print_sensitivity(result: dict, rows: int = 20) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -376,3 +378,39 @@ def test_a_bound_placed_too_tightly_is_widened_but_not_into_a_part_that_fails_le
     ctx.finalize()
     (r,) = ctx.registry.regions
     assert r.lo[d] == pytest.approx(norm(6.5), abs=ctx.characterizer.config.resolution)
+
+
+def test_a_mode_the_later_points_refute_is_withdrawn(tmp_path, space):
+    """A mode confirmed on a lucky run of failures (distance above 5 m, where the model fails
+    only 25% of the time) is withdrawn at the end when the uniform points drawn in it afterwards
+    put its rate's upper bound under the threshold; it is listed in failures.json as withdrawn,
+    not as a mode. One that holds (above 6.5 m at 90%) is kept."""
+    from examiner.evaluate import Evaluator
+    from examiner.models import load_model
+    from examiner.search.context import SearchContext
+    from examiner.search.run import failures_document
+
+    search = SearchSpace.from_yaml(space)
+    d = search.space.names.index("camera.distance")
+    model = load_model(_planted(tmp_path, "  - {name: weak, rate: 0.25, bounds: {camera.distance: [5, 6.5]}}\n"
+                                          "  - {name: far, rate: 0.9, bounds: {camera.yaw: [120, 180]}}\n"))
+    ctx = SearchContext(Evaluator(model, search), budget=400, seed=0)
+    ctx.evaluate_vectors(ctx.rng.uniform(-1, 1, (100, ctx.dims)), support=(-1.0, 1.0))
+    boxes = []
+    for dim, low, high in ((d, 0.0, 0.5), (search.space.names.index("camera.yaw"), 2 / 3, 1.0)):
+        lo, hi = -np.ones(ctx.dims), np.ones(ctx.dims)
+        lo[dim], hi[dim] = low, high
+        boxes.append(Region(lo, hi, fixed_at=len(ctx.history)))
+        ctx.accept(boxes[-1])  # confirmed without validation: as if on a lucky run
+    ctx.finalize()
+    assert [r.lo[d] for r in ctx.registry.regions] == [-1.0] and ctx.withdrawn == [boxes[0]]
+    assert boxes[0].stats["interval"][1] < ctx.validation.threshold
+    settings = {"strategy": "random", "model": "planted", "space": str(space), "seed": 0, "budget": 400,
+                "agents": 1, "validation": {}}
+    doc = failures_document(ctx, search, settings, model.name)
+    assert len(doc["regions"]) == 1 and doc["withdrawn"][0]["bounds"]["camera.distance"] == [5.0, 6.5]
+    from examiner.report import _summary_rows
+
+    rows = dict(_summary_rows(doc | {"withdrawn": json.loads(json.dumps(doc["withdrawn"]))}))
+    assert rows["failure modes found"] == "1"
+    assert [v for k, v in rows.items() if k.startswith("withdrawn")][0].startswith("camera distance 5-6.5 m: fails")

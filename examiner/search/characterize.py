@@ -340,6 +340,13 @@ class Characterizer:
         region.fresh_samples = fresh
         return ok
 
+    def refuted(self, region: Region) -> bool:
+        """Whether the uniform points drawn in the box since it was fixed (at least
+        ``MIN_SAMPLES``) say its rate is below the threshold: the upper ``z`` bound under it. A
+        mode confirmed on a lucky run of failures can be refuted by the points drawn later."""
+        k, n = self.counts(region.lo, region.hi, since=region.fixed_at)
+        return n >= MIN_SAMPLES and wilson(k, n, self.config.z)[1] < self.ctx.validation.threshold
+
     # --- statistics for the report ----------------------------------------------------------
     def statistics(self, region: Region) -> dict:
         """Failure rate and 95% interval over the uniform points inside drawn after the box was

@@ -62,6 +62,7 @@ class SearchContext:
         self.rng = np.random.default_rng(seed)
         self.validation = validation
         self.registry = RegionRegistry()
+        self.withdrawn: list[Region] = []  # modes the points drawn after their confirmation refute
         #: boxes whose validation failed: strategies do not grow from points inside them again
         self.rejected: list[Region] = []
         self.used = 0
@@ -109,6 +110,10 @@ class SearchContext:
             n = left // len(regions) + (i < left % len(regions))
             if n > 0:
                 self.evaluate_vectors(r.sample(self.rng, n), support=(r.lo, r.hi))
+        # a mode the points drawn since it was confirmed refute is not reported as one
+        refuted = [self.characterizer.refuted(r) for r in regions]
+        self.withdrawn = [r for r, out in zip(regions, refuted) if out]
+        self.registry.regions = [r for r, out in zip(regions, refuted) if not out]
         for r in regions:
             r.examples = self.examples(r)
             r.stats = self.characterizer.statistics(r)

@@ -124,4 +124,6 @@ def failures_document(ctx: SearchContext, search: SearchSpace, settings: dict, m
         "first_region_at_query": ctx.first_region_at, "query_status": dict(ctx.evaluator.counts),
         "validation": settings["validation"], "searched_dims": dims, "fixed": search.space.fixed,
         "regions": [r.to_dict(search.space) for r in ctx.registry.regions],
+        # confirmed during the search, refuted by the uniform points drawn in them afterwards
+        "withdrawn": [r.to_dict(search.space) for r in ctx.withdrawn],
     }
