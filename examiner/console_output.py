@@ -52,15 +52,14 @@ def print_modes(result: dict, title: str) -> None:
     from rich.table import Table
 
     from examiner.labels import rate_sentence
-    from examiner.report import plain_summary
+    from examiner.report import WITHDRAWN, plain_summary, withdrawn_sentence
 
     table = Table("mode", "where (every other dim: any)", "how often", title=title)
     for r in result["regions"]:
         table.add_row(str(r["id"]), "; ".join(plain_summary(r, result["searched_dims"])), rate_sentence(r))
     console.print(table)
     for r in result.get("withdrawn", []):
-        console.print(f"withdrawn (confirmed during the search, refuted by the points drawn in it since): "
-                      f"{'; '.join(plain_summary(r, result['searched_dims']))}: {rate_sentence(r)}")
+        console.print(f"{WITHDRAWN}: {withdrawn_sentence(r, result['searched_dims'])}")
 
 
 def print_sensitivity(result: dict, rows: int = 20) -> None:

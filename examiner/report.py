@@ -246,13 +246,20 @@ def write_report(folder: str | Path, examples: int = EXAMPLES_PER_REGION) -> tup
     return html_path, md_path
 
 
+WITHDRAWN = "withdrawn (confirmed during the search, refuted by the points drawn in it since)"
+
+
+def withdrawn_sentence(region: dict, searched_dims: list[dict]) -> str:
+    """A withdrawn mode (failures.json's ``withdrawn``) as its fewest words and its rates."""
+    return f"{'; '.join(plain_summary(region, searched_dims))}: {rate_sentence(region)}"
+
+
 def _summary_rows(f: dict) -> list[tuple[str, str]]:
     return [("model", f.get("model_name", f["model"])), ("search space", f["space"]),
             ("strategy", f"{f['strategy']} ({f.get('agents', 1)} agents, seed {f['seed']})"),
             ("queries used", f"{f['queries_used']} of {f['budget']}"),
             ("failure modes found", str(len(f["regions"]))),
-            *[("withdrawn (confirmed during the search, refuted by the points drawn in it since)",
-               f"{'; '.join(plain_summary(r, f['searched_dims']))}: {rate_sentence(r)}") for r in f.get("withdrawn", [])],
+            *[(WITHDRAWN, withdrawn_sentence(r, f["searched_dims"])) for r in f.get("withdrawn", [])],
             ("base rate (uniform queries)", "-" if f.get("base_rate") is None
              else f"{100 * f['base_rate']:.1f}% of {f.get('base_samples', '?')}"),
             ("failure rate over all queries (the search's, not the space's)", f"{100 * f.get('failure_rate', 0):.1f}%"),

@@ -92,8 +92,9 @@ class SearchContext:
     def finalize(self) -> None:
         """Every region's faces placed on the whole history (``faces.py``; a box whose new faces
         the history cannot measure is measured on the fresh queries held back for it), what is
-        left of those queries spread over the boxes (more points, narrower rate intervals), then
-        each region's statistics (for failures.json)."""
+        left of those queries spread over the boxes (more points, narrower rate intervals), the
+        regions those points refute withdrawn (``Characterizer.refuted``; kept in ``withdrawn``),
+        then each region's statistics (for failures.json)."""
         from examiner.search.faces import final_box
 
         self._finalizing = True
