@@ -414,3 +414,24 @@ def test_a_mode_the_later_points_refute_is_withdrawn(tmp_path, space):
     rows = dict(_summary_rows(json.loads(json.dumps(doc))))
     assert rows["failure modes found"] == "1"
     assert [v for k, v in rows.items() if k.startswith("withdrawn")][0].startswith("camera distance 5-6.5 m: fails")
+
+
+def test_a_bound_widened_around_a_tight_one_may_move_its_near_face_within_the_resolution(tmp_path, space):
+    """A mode at 5-7 m confirmed as 4.9-5.6 m: its faces placed again give about 5-7 m, which
+    overlaps the old interval by less than half and leaves its lower face 0.1 m (under the 0.3 m
+    resolution) inside. It is the same mode placed too tightly, so the bound is widened."""
+    from examiner.evaluate import Evaluator
+    from examiner.models import load_model
+    from examiner.search.context import SearchContext
+    from examiner.search.faces import refine_faces
+
+    search = SearchSpace.from_yaml(space)
+    d = search.space.names.index("camera.distance")
+    norm = lambda metres: (metres - 2.0) / 6.0 * 2 - 1  # noqa: E731
+    model = load_model(_planted(tmp_path, "  - {name: mid, rate: 0.95, bounds: {camera.distance: [5, 7]}}\n"))
+    ctx = SearchContext(Evaluator(model, search), budget=900, seed=0)
+    ctx.evaluate_vectors(ctx.rng.uniform(-1, 1, (500, ctx.dims)), support=(-1.0, 1.0))
+    lo, hi = -np.ones(ctx.dims), np.ones(ctx.dims)
+    lo[d], hi[d] = norm(4.9), norm(5.6)
+    new_lo, new_hi = refine_faces(Region(lo, hi), *ctx.queried_failed(), ctx.characterizer)
+    assert new_lo[d] == pytest.approx(norm(5), abs=0.05) and new_hi[d] == pytest.approx(norm(7), abs=0.05)

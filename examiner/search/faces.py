@@ -9,8 +9,9 @@ where failures are would otherwise pull a face towards another mode), are split 
 maximum-likelihood interval of two failure rates (``best_interval``, the same cut the boxes were
 grown with). A face moves only where the slab holds at least ``MIN_SLAB`` queries,
 ``MIN_FAILED`` of them failing, and the new interval either overlaps the old one by at least
-half of their union (the same mode, better placed) or holds it (a bound placed too tightly: with
-the other dims too wide when it was placed, the slab's rate was diluted); a bound at the edge of
+half of their union (the same mode, better placed) or holds it, each face to within the
+resolution (a bound placed too tightly: with the other dims too wide when it was placed, the
+slab's rate was diluted); a bound at the edge of
 a range stays there, and no bound becomes narrower than the resolution, nor so wide that its dim
 would be free (the description decided which dims matter). Categorical dims keep their choices.
 
@@ -62,7 +63,8 @@ def refine_faces(region: Region, X: np.ndarray, failed: np.ndarray, characterize
             b = 1.0
         union = max(b, hi[d]) - min(a, lo[d])
         overlap = max(0.0, min(b, hi[d]) - max(a, lo[d]))
-        holds = a <= lo[d] and b >= hi[d]  # a bound placed too tightly, widened around it
+        # a bound placed too tightly, widened around it (its faces kept to within the resolution)
+        holds = a <= lo[d] + resolution and b >= hi[d] - resolution
         # the description decided which dims matter: a bound moves, it is not dropped
         stays_bounded = characterizer.restricted(np.array([a]), np.array([b]))[0]
         if (overlap < MIN_OVERLAP * union and not holds) or b - a < resolution or not stays_bounded:
