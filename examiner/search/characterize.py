@@ -322,12 +322,8 @@ class Characterizer:
         fresh, step = 0, max(4, v.samples // 4)
         while True:
             k, n = self.counts(region.lo, region.hi, since=region.fixed_at)
-            low, high = wilson(k, n, self.config.z)
-            if n >= least and low >= v.threshold:
-                ok = True
-                break
-            if n >= least and high < v.threshold:
-                ok = False
+            ok = self._verdict(k, n, least)
+            if ok is not None:
                 break
             if fresh >= v.samples:
                 ok = False
@@ -340,12 +336,20 @@ class Characterizer:
         region.fresh_samples = fresh
         return ok
 
+    def _verdict(self, k: int, n: int, least: int) -> bool | None:
+        """On k failures of n points (at least ``least``): True when the lower ``z`` bound of the
+        rate clears the threshold, False when the upper one is under it, else None."""
+        if n < least:
+            return None
+        low, high = wilson(k, n, self.config.z)
+        threshold = self.ctx.validation.threshold
+        return True if low >= threshold else False if high < threshold else None
+
     def refuted(self, region: Region) -> bool:
         """Whether the uniform points drawn in the box since it was fixed (at least
         ``MIN_SAMPLES``) say its rate is below the threshold: the upper ``z`` bound under it. A
         mode confirmed on a lucky run of failures can be refuted by the points drawn later."""
-        k, n = self.counts(region.lo, region.hi, since=region.fixed_at)
-        return n >= MIN_SAMPLES and wilson(k, n, self.config.z)[1] < self.ctx.validation.threshold
+        return self._verdict(*self.counts(region.lo, region.hi, since=region.fixed_at), MIN_SAMPLES) is False
 
     # --- statistics for the report ----------------------------------------------------------
     def statistics(self, region: Region) -> dict:

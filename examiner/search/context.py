@@ -102,9 +102,8 @@ class SearchContext:
         regions = self.registry.regions
         for r in regions:
             others = [o for o in regions if o is not r]
-            lo, hi = final_box(r, X, failed, self.characterizer, others, FINAL_RESERVE) if len(X) else (r.lo, r.hi)
-            if not (np.array_equal(lo, r.lo) and np.array_equal(hi, r.hi)):
-                r.lo, r.hi = lo, hi
+            if len(X):
+                r.lo, r.hi = final_box(r, X, failed, self.characterizer, others, FINAL_RESERVE)
         # what is left of the reserve measures the rates: fresh uniform points in each box
         left = self.remaining
         for i, r in enumerate(regions):

@@ -11,9 +11,9 @@ grown with). A face moves only where the slab holds at least ``MIN_SLAB`` querie
 ``MIN_FAILED`` of them failing, and the new interval either overlaps the old one by at least
 half of their union (the same mode, better placed) or holds it, each face to within the
 resolution (a bound placed too tightly: with the other dims too wide when it was placed, the
-slab's rate was diluted); a bound at the edge of
-a range stays there, and no bound becomes narrower than the resolution, nor so wide that its dim
-would be free (the description decided which dims matter). Categorical dims keep their choices.
+slab's rate was diluted); a bound at the edge of a range stays there, and no bound becomes
+narrower than the resolution, nor so wide that its dim would be free (the description decided
+which dims matter). Categorical dims keep their choices.
 
 A mode's failure rate is measured only on points drawn uniformly from a box that holds it, after
 it was first fixed (``Characterizer.statistics``). So the new box must hold like any mode: it is
