@@ -52,5 +52,5 @@ def render_bodies(outputs, width: int = 240, height: int = 360, yaw_deg: float =
                          @ trimesh.transformations.rotation_matrix(np.radians(-30), [1, 0, 0]))[:3, :3]
         scene.add(pyrender.DirectionalLight(color=[1.0, 1.0, 1.0], intensity=4.0), pose=light)
         colour, _ = renderer.render(scene)
-        images.append(np.asarray(colour[..., :3]))
+        images.append(np.clip(colour[..., :3] + 0.5, 0, 255).astype(np.uint8))
     return images

@@ -89,6 +89,31 @@ def test_rgb_is_aligned_with_the_exact_mask(sample):
     assert inter / union > 0.9
 
 
+def test_rgb_pixels_average_samples_on_the_label_grid():
+    """A quad whose edge passes through a column of pixel centres (where the labels' raster
+    samples) covers half of each of those pixels in the image and all or none of the others:
+    the supersampled pixels sit on the labels' pixel grid."""
+    from types import SimpleNamespace
+
+    from synthgen.camera import Camera
+    from synthgen.render.gl import render_rgb
+
+    W, H, edge, z = 32, 24, 10, 2.0
+    K = np.array([[40.0, 0.0, 15.5], [0.0, 40.0, 11.5], [0.0, 0.0, 1.0]])
+    x0 = (edge - K[0, 2]) * z / K[0, 0]
+    quad = {"positions": np.array([[x0, -5, z], [5, -5, z], [5, 5, z], [x0, 5, z]]),
+            "normals": np.tile([0.0, 0.0, -1.0], (4, 1)),
+            "faces": np.array([[0, 1, 2], [0, 2, 3], [0, 2, 1], [0, 3, 2]]),  # both windings
+            "uv": np.zeros((4, 2)), "texture": ("white",), "image": np.full((4, 4, 3), 255, np.uint8),
+            "colour": [1.0, 1.0, 1.0]}
+    cam = Camera(K, np.eye(3), np.zeros(3), W, H)
+    seen = [render_rgb([quad], SimpleNamespace(camera=cam, ambient=1.0, lights=[], background=np.full((H, W, 3), v)),
+                       {}).astype(float) for v in (0.0, 255.0)]
+    alpha = 1.0 - (seen[1] - seen[0]).mean(-1) / 255.0  # the background shows through 1 - alpha
+    assert np.allclose(alpha[:, :edge], 0.0, atol=0.01) and np.allclose(alpha[:, edge + 1:], 1.0, atol=0.01)
+    assert np.allclose(alpha[:, edge], 0.5, atol=0.01)
+
+
 def test_occluded_and_out_of_frame_keypoints(renderer):
     s = renderer.render(BASE | {"occluder.kind": "box", "occluder.size": 0.6, "occluder.y": -0.35,
                                 "occluder.depth": 0.5}, seed=1)

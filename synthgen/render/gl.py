@@ -20,6 +20,11 @@ import numpy as np
 from synthgen.errors import SynthgenError
 
 _RENDERERS: dict = {}
+#: the RGB pass draws SUPERSAMPLE x SUPERSAMPLE samples per pixel and averages them (ordered-grid
+#: supersampling, edges and textures alike). On Mesa's llvmpipe this costs less than pyrender's
+#: 4x multisampled framebuffer, which it replaces (a clothed studio sample at 256 px: 27 vs 37 ms
+#: of CPU for the pass; 512 px: 61 vs 69 ms).
+SUPERSAMPLE = 2
 _GL_NAME: list[str] = []  # GL_RENDERER and GL_VERSION of this process's context, once made
 
 #: OpenGL renderers that rasterize in software, identically on every run (Mesa's)
@@ -37,7 +42,10 @@ PROMISES = {
 
 
 def offscreen_renderer(width: int, height: int):
-    """This process's pyrender OffscreenRenderer for (width, height), made once."""
+    """This process's pyrender OffscreenRenderer for (width, height) images, made once. It
+    draws at SUPERSAMPLE times the size into a single-sampled framebuffer, and its ``render``
+    gives the (height, width, 4) float32 RGBA average of each pixel's samples (0..255): a
+    pyrender camera with pixel intrinsics must be given them at the drawn size."""
     key = (width, height)
     if key in _RENDERERS:
         return _RENDERERS[key]
@@ -48,9 +56,10 @@ def offscreen_renderer(width: int, height: int):
         for old in list(_RENDERERS.values()):  # one context at a time
             old.delete()
         _RENDERERS.clear()
-        r = pyrender.OffscreenRenderer(width, height)
-        # only the colour buffer is used: pyrender's own read back also resolves and reads the
-        # depth buffer (the labels' depth comes from the exact raster)
+        r = pyrender.OffscreenRenderer(width * SUPERSAMPLE, height * SUPERSAMPLE)
+        r._renderer._configure_main_framebuffer = functools.partial(_single_sampled_framebuffer, r._renderer)
+        # only the colour buffer is used: pyrender's own read back also reads the depth buffer
+        # (the labels' depth comes from the exact raster)
         r._renderer._read_main_framebuffer = functools.partial(_read_colour, r._renderer)
         _RENDERERS[key] = r
     except Exception as e:  # noqa: BLE001 - any GL failure means the same to the user
@@ -88,19 +97,46 @@ def promise_kind(name: str | None) -> str:
     return "exact" if name and any(s in name.lower() for s in SOFTWARE_RENDERERS) else "driver"
 
 
+def _single_sampled_framebuffer(renderer) -> None:
+    """pyrender's main framebuffer made once per size as one single-sampled colour and depth
+    buffer, which pyrender draws into as its multisampled one (there is nothing to resolve)."""
+    from OpenGL.GL import (GL_COLOR_ATTACHMENT0, GL_DEPTH_ATTACHMENT, GL_DEPTH_COMPONENT24, GL_DRAW_FRAMEBUFFER,
+                           GL_RENDERBUFFER, GL_RGBA, glBindFramebuffer, glBindRenderbuffer,
+                           glFramebufferRenderbuffer, glGenFramebuffers, glGenRenderbuffers, glRenderbufferStorage)
+
+    dims = (renderer.viewport_width, renderer.viewport_height)
+    if renderer._main_fb is not None and renderer._main_fb_dims == dims:
+        return
+    renderer._delete_main_framebuffer()
+    colour, depth = glGenRenderbuffers(2)
+    fb = glGenFramebuffers(1)
+    glBindFramebuffer(GL_DRAW_FRAMEBUFFER, fb)
+    for buffer, storage, attachment in ((colour, GL_RGBA, GL_COLOR_ATTACHMENT0),
+                                        (depth, GL_DEPTH_COMPONENT24, GL_DEPTH_ATTACHMENT)):
+        glBindRenderbuffer(GL_RENDERBUFFER, buffer)
+        glRenderbufferStorage(GL_RENDERBUFFER, storage, *dims)
+        glFramebufferRenderbuffer(GL_DRAW_FRAMEBUFFER, attachment, GL_RENDERBUFFER, buffer)
+    renderer._main_fb = renderer._main_fb_ms = fb
+    renderer._main_cb = renderer._main_cb_ms = colour
+    renderer._main_db = renderer._main_db_ms = depth
+    renderer._main_fb_dims = dims
+
+
 def _read_colour(renderer, scene, flags):
-    """pyrender's read back of its main framebuffer (the multisampled colour buffer resolved,
-    then read), less the depth buffer's: (H, W, 4) uint8 RGBA and no depth."""
-    from OpenGL.GL import (GL_COLOR_BUFFER_BIT, GL_DRAW_FRAMEBUFFER, GL_LINEAR, GL_READ_FRAMEBUFFER, GL_RGBA,
-                           GL_UNSIGNED_BYTE, glBindFramebuffer, glBlitFramebuffer, glReadPixels)
+    """pyrender's read back of its main framebuffer, less the depth buffer's: the (H, W, 4)
+    float32 RGBA mean of each pixel's SUPERSAMPLE x SUPERSAMPLE samples, and no depth."""
+    from OpenGL.GL import GL_READ_FRAMEBUFFER, GL_RGBA, GL_UNSIGNED_BYTE, glBindFramebuffer, glReadPixels
 
     width, height = renderer._main_fb_dims
-    glBindFramebuffer(GL_READ_FRAMEBUFFER, renderer._main_fb_ms)
-    glBindFramebuffer(GL_DRAW_FRAMEBUFFER, renderer._main_fb)
-    glBlitFramebuffer(0, 0, width, height, 0, 0, width, height, GL_COLOR_BUFFER_BIT, GL_LINEAR)
     glBindFramebuffer(GL_READ_FRAMEBUFFER, renderer._main_fb)
     rgba = np.frombuffer(glReadPixels(0, 0, width, height, GL_RGBA, GL_UNSIGNED_BYTE), dtype=np.uint8)
-    return np.flip(rgba.reshape(height, width, 4), axis=0), None
+    k = SUPERSAMPLE
+    samples = rgba.reshape(height // k, k, width // k, k, 4)
+    total = np.zeros((height // k, width // k, 4), dtype=np.uint16)
+    for i in range(k):  # slice by slice: numpy's reductions over two strided axes are far slower
+        for j in range(k):
+            total += samples[:, i, :, j]
+    return np.flip(total.astype(np.float32) * np.float32(1.0 / (k * k)), axis=0), None
 
 
 def _resident(texture_cache: dict):
@@ -190,10 +226,10 @@ def render_rgb(meshes: list[dict], setup, texture_cache: dict) -> np.ndarray:
         prims.append(pyrender.Primitive(positions=m["positions"], normals=m["normals"], indices=m["faces"],
                                         texcoord_0=m["uv"], material=material))
     nodes = [_node(0, mesh=pyrender.Mesh(prims))]  # one node: its primitives draw in list order
-    K = cam.K
-    # OpenCV pixel centres sit at integer coordinates, OpenGL's at +0.5
+    K, k = cam.K, SUPERSAMPLE
+    # OpenCV pixel centres sit at integer coordinates, OpenGL's at +0.5; drawn k times the size
     nodes.append(_node(1, matrix=cam.gl_pose(), camera=pyrender.IntrinsicsCamera(
-        K[0, 0], K[1, 1], K[0, 2] + 0.5, K[1, 2] + 0.5, znear=0.05, zfar=100.0)))
+        k * K[0, 0], k * K[1, 1], k * (K[0, 2] + 0.5), k * (K[1, 2] + 0.5), znear=0.05, zfar=100.0)))
     for direction, rgb, intensity in setup.lights:
         if intensity > 0:
             nodes.append(_node(len(nodes), matrix=_light_pose(direction),
@@ -202,6 +238,6 @@ def render_rgb(meshes: list[dict], setup, texture_cache: dict) -> np.ndarray:
     for node in nodes:
         scene.add_node(node)
     rgba, _ = r.render(scene, flags=pyrender.RenderFlags.RGBA)
-    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
-    out = rgba[..., :3].astype(np.float32) + setup.background.astype(np.float32) * (1.0 - alpha)
+    alpha = rgba[..., 3:4] / np.float32(255.0)
+    out = rgba[..., :3] + setup.background.astype(np.float32) * (1.0 - alpha)
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)

@@ -1,7 +1,7 @@
 """Exact visibility pass: which triangle covers each pixel centre, with its barycentric
 coordinates and depth. No antialiasing and no lighting, so ids are exact; written in torch
-(vectorized over triangle-pixel pairs) because an OpenGL id pass goes through pyrender's
-multisampled framebuffer, which blends ids at edges.
+(vectorized over triangle-pixel pairs) because the OpenGL pass draws several samples a pixel
+and averages them (synthgen.render.gl.SUPERSAMPLE), which would blend ids at edges.
 
 Conventions: OpenCV camera (x right, y down, z forward); pixel (u, v) has its centre at
 integer coordinates; K maps camera points to pixels."""
