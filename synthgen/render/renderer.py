@@ -1,9 +1,11 @@
 """Parameters in, labelled Sample out: body -> scene -> garments -> exact labels, then the RGB
-image (pyrender). ``render_many`` overlaps the two halves of consecutive samples."""
+image (pyrender). ``render_many`` overlaps the steps of consecutive samples."""
 
 from __future__ import annotations
 
 import gc
+import itertools
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,6 +20,7 @@ from synthgen.sample import Sample
 from synthgen.scene import SceneConfig, setup_scene
 
 DETAIL_LEVELS = 3
+IN_FLIGHT = 3  # jobs of render_many under way at once: one drawn, one dressed, one posed
 _FROZEN: list[bool] = []
 
 
@@ -44,8 +47,7 @@ class Renderer:
         self.render_vertex, self.render_uv, self.render_faces = self.body.texture_layout()
         self._textures: dict = {}
         self._template = None
-        self._stage_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage")
-        self._label_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labels")
+        self._pools = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) for name in ("pose", "dress", "labels")]
         self._wardrobe = None
         self._tailornet = None
 
@@ -60,60 +62,65 @@ class Renderer:
 
     def render_many(self, jobs: Iterable[tuple[dict, int]], errors: bool = False) -> Iterator[Sample | Exception]:
         """Samples of (params, seed) jobs, in order, each exactly what ``render`` gives, made in
-        three overlapping steps: the body, scene and garments of a job (one thread), its labels
-        (another) and its image (the caller's thread, where the OpenGL context lives). While
-        one job's labels and image are made, the next job's body and garments are (torch,
-        numpy, Warp and Mesa's rasterizer release the GIL), which keeps two cores busy where
-        one step at a time leaves part of the second idle. With ``errors``, a job that cannot
-        render yields its exception and the others go on; without, the first one is raised.
+        four overlapping steps, each on a thread of its own: a job's body and scene, its
+        garments, its labels, and its image (the caller's thread, where the OpenGL context
+        lives). While one job's labels and image are made, the next job is dressed and the one
+        after it posed (torch, numpy, Warp and Mesa's rasterizer release the GIL), which keeps
+        two cores busy where one step at a time leaves part of the second idle. With
+        ``errors``, a job that cannot render yields its exception and the others go on;
+        without, the first one is raised.
 
         Every step runs on the caller's number of torch threads: torch's float results depend
-        on it in the last bits, and each thread keeps its own count."""
+        on it in the last bits, and each thread keeps its own count. Each step's state (the
+        body model, the wardrobe, the GL context) is used by its own thread only."""
         jobs, threads = iter(jobs), torch.get_num_threads()
 
-        def stage(job):
-            try:
-                torch.set_num_threads(threads)
-                return self._stage(*job), None
-            except Exception as e:  # noqa: BLE001 - handed to the caller in order
-                return None, e
-
-        def labels(staged):
+        def run(step, *args):
             torch.set_num_threads(threads)
-            return self._labels(*staged[2:])
+            return step(*args)
 
-        job = next(jobs, None)
-        pending = None if job is None else self._stage_pool.submit(stage, job)
-        while pending is not None:
-            staged, error = pending.result()
-            lab = None if error is not None else self._label_pool.submit(labels, staged)
+        def submit(job):
+            posed = self._pools[0].submit(run, self._pose, *job)
+            staged = self._pools[1].submit(run, lambda: self._clothe(*posed.result()))
+            return staged, self._pools[2].submit(run, lambda: self._labels(*staged.result()[2:]))
+
+        ahead = deque(submit(job) for job in itertools.islice(jobs, IN_FLIGHT))
+        while ahead:
+            staged, labels = ahead.popleft()
             job = next(jobs, None)
-            pending = None if job is None else self._stage_pool.submit(stage, job)
-            if error is None:
-                try:
-                    yield self._draw(staged, lab)
-                    continue
-                except Exception as e:  # noqa: BLE001
-                    error = e
-            if not errors:
-                raise error
-            yield error
+            if job is not None:
+                ahead.append(submit(job))
+            try:
+                sample = self._draw(staged.result(), labels)
+            except Exception as e:  # noqa: BLE001 - handed to the caller in order
+                if not errors:
+                    raise
+                sample = e
+            yield sample
 
     def _stage(self, params: dict, seed: int) -> tuple:
         """A sample's (params, seed, body output, vertex normals, garments, scene setup): all
         that its labels and image are made from."""
+        return self._clothe(*self._pose(params, seed))
+
+    def _pose(self, params: dict, seed: int) -> tuple:
+        """The body, its vertex normals and the scene setup of a job, and the wardrobe that
+        dresses it (None: no garments). Every call of the body model happens here."""
         params = self.config.space.complete(params)
         out = self.body(params)
         setup = setup_scene(params, self.config, seed)
         normals_world = vertex_normals(out.vertices[0].double(), out.faces.long())
-        garments = self._dress(params, out)
-        # what the label and image steps both read, computed here once, before either runs
-        # (and the body model is called in this thread only)
-        self.template()
-        for g in garments:
-            g.normals  # noqa: B018 - a cached property
+        wardrobe = self._wardrobe_for(params)
+        self.template()  # read by the label step
         for occ in setup.occluders:
-            occ.mesh.vertex_normals  # noqa: B018 - cached by trimesh
+            occ.mesh.vertex_normals  # noqa: B018 - cached by trimesh; the label and image steps read them
+        return params, seed, out, normals_world, setup, wardrobe
+
+    def _clothe(self, params: dict, seed: int, out, normals_world, setup, wardrobe) -> tuple:
+        """A posed job dressed: (params, seed, body output, vertex normals, garments, setup)."""
+        garments = [] if wardrobe is None else wardrobe.dress(params, out, 0)
+        for g in garments:
+            g.normals  # noqa: B018 - a cached property, read by the label and image steps
         return params, seed, out, normals_world, garments, setup
 
     def _draw(self, staged: tuple, labels) -> Sample:
@@ -132,7 +139,9 @@ class Renderer:
             bbox=bbox_of(lab["mask_visible"]), K=cam.K, R=cam.R, t=cam.t, params=params, seed=seed,
         )
 
-    def _dress(self, params: dict, out) -> list:
+    def _wardrobe_for(self, params: dict):
+        """The wardrobe that dresses ``params`` (made on first use), or None where they ask for
+        no garment."""
         backend = params.get("garment.backend", "procedural")
         if backend == "tailornet":
             from synthgen.clothing.tailornet import TailorNetWardrobe
@@ -144,14 +153,14 @@ class Renderer:
 
             raise ParamError("garment.backend", f"unknown garment backend '{backend}' (choose procedural, tailornet)")
         if all(params.get(f"garment.{slot}.class", "none") == "none" for slot in ("top", "bottom")):
-            return []
+            return None
         if backend == "tailornet":
-            return self._tailornet.dress(params, out, 0)
+            return self._tailornet
         if self._wardrobe is None:
             from synthgen.clothing.garments import Wardrobe
 
             self._wardrobe = Wardrobe(self.body)
-        return self._wardrobe.dress(params, out, 0)
+        return self._wardrobe
 
     def _labels(self, out, normals_world: torch.Tensor, garments: list, setup) -> dict:
         """Every label, from the exact raster of body, garments and occluders in camera space."""
