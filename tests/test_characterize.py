@@ -109,6 +109,14 @@ def test_overlapping_modes_on_the_same_or_nested_dims_are_one(space):
     assert len(reg) == 3
     refused = reg.add(Region([-0.7, -1, -1, -1], [-0.4, 1, 1, 1]), restricted, hull_holds=lambda hull: False)
     assert len(reg) == 3 and refused.hi[0] == -0.5  # a hull that does not hold: the mode held stays as it was
+    # ... unless the new one bounds more dims: the held one said the mode in too few of them
+    # (a slice of a two-dim interaction, its second dim left free)
+    slice_ = reg.regions[1]
+    both = reg.add(Region([-1, -1, -1, 0.5], [-0.3, 1, 1, 1]), restricted, hull_holds=lambda hull: False)
+    assert len(reg) == 3 and reg.regions[1] is both and both.id == slice_.id
+    assert both.hi[0] == -0.3 and both.lo[3] == 0.5
+    fewer = reg.add(Region([-1, -1, -1, -1], [-0.2, 1, 1, 1]), restricted, hull_holds=lambda hull: False)
+    assert len(reg) == 3 and fewer is both and both.lo[3] == 0.5  # fewer dims than the held one: it stays
 
 
 def test_best_interval_and_wilson():

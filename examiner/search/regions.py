@@ -118,12 +118,15 @@ class RegionRegistry:
         one is bigger). With ``restricted`` (a box -> (D,) bool of the dims it bounds), a region
         that overlaps one held and bounds the same dims (or a subset or superset of them) is the
         same mode: the two become their hull (free in a dim either leaves free) if
-        ``hull_holds(hull)`` (no check when None), else the one held stays. ``touch``: boxes
+        ``hull_holds(hull)`` (no check when None). Else the one that bounds more dims stays (the
+        new one takes the held one's id): where the hull fails, the fewer dims are too few to
+        say the mode, as in a slice of a two-dim interaction that leaves its second dim free.
+        ``touch``: boxes
         this close (normalized units, in every dim) count as overlapping - two halves of one
         mode, each found where the other was already known, are one mode."""
         if restricted is not None:
             mine = restricted(region.lo, region.hi)
-            for r in self.regions:
+            for i, r in enumerate(self.regions):
                 theirs = restricted(r.lo, r.hi)
                 nested = (mine <= theirs).all() or (theirs <= mine).all()
                 if nested and Region(r.lo - touch, r.hi + touch).intersection(region) > 0:
@@ -131,6 +134,11 @@ class RegionRegistry:
                     if hull_holds is None or hull_holds(hull):
                         r.lo, r.hi, r.fixed_at = hull.lo, hull.hi, hull.fixed_at
                         r.failure_rate, r.validated_samples = hull.failure_rate or r.failure_rate, hull.validated_samples
+                    elif mine.sum() > theirs.sum():  # the one held said this mode in fewer dims than it needs
+                        region.id = r.id
+                        region.examples = list(dict.fromkeys(r.examples + region.examples))
+                        self.regions[i] = region
+                        return region
                     r.examples = list(dict.fromkeys(r.examples + region.examples))
                     return r
         for i, r in enumerate(self.regions if restricted is None else []):  # without dims: by geometry
