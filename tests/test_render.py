@@ -114,6 +114,30 @@ def test_rgb_pixels_average_samples_on_the_label_grid():
     assert np.allclose(alpha[:, edge], 0.5, atol=0.01)
 
 
+def test_raster_keeps_the_nearest_face_breaks_ties_by_index_and_culls_where_asked():
+    """Hand-made triangles: a pixel centre takes the nearest face over it, a face drawn twice at
+    one depth goes to the higher index, a face turned away is skipped only where culled, and the
+    weights give back the surface point seen at the pixel centre."""
+    import torch
+
+    from synthgen.render.raster import rasterize
+
+    K = torch.tensor([[10.0, 0.0, 4.0], [0.0, 10.0, 4.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+    v = torch.tensor([[-1.0, -1.0, 2.0], [-1.0, 1.0, 2.0], [1.0, -1.0, 2.0],   # far, facing the camera
+                      [-1.0, -1.0, 1.0], [-1.0, 1.0, 1.0], [1.0, 1.0, 1.0]], dtype=torch.float64)  # near, lower left
+    far, near = [0, 1, 2], [3, 4, 5]
+    faces = torch.tensor([far, near, far, near[::-1]])  # 2 repeats 0; 3 is 1 turned away
+    r = rasterize(v, faces, K, 9, 9)
+    assert r.face[6, 1] == 1 and r.face[1, 6] == 2  # the near face, then the higher of the two at 2 m
+    assert r.depth[6, 1] == 1.0 and r.depth[1, 6] == 2.0 and r.face[7, 8] == -1 and torch.isinf(r.depth[7, 8])
+    culled = rasterize(v, faces[3:], K, 9, 9, cull_back=True)
+    both_sides = rasterize(v, faces[3:], K, 9, 9, cull_back=torch.tensor([False]))
+    assert (culled.face == -1).all() and both_sides.face[6, 1] == 0
+    for (row, col), f in ((6, 1), 1), ((1, 6), 2), ((2, 3), 2):  # the weighted corners project to the centre
+        p = (r.bary[row, col].double() @ v[faces[f]]) @ K.T
+        assert torch.allclose(p[:2] / p[2], torch.tensor([col, row], dtype=torch.float64), atol=1e-5)
+
+
 def test_occluded_and_out_of_frame_keypoints(renderer):
     s = renderer.render(BASE | {"occluder.kind": "box", "occluder.size": 0.6, "occluder.y": -0.35,
                                 "occluder.depth": 0.5}, seed=1)

@@ -14,6 +14,7 @@ import numpy as np
 import warp as wp
 
 from synthgen.clothing.attach import closest_point_on_triangles
+from synthgen.warp_kernels import load
 
 
 @wp.kernel
@@ -27,28 +28,11 @@ def _closest_faces(mesh: wp.uint64, points: wp.array(dtype=wp.vec3), max_dist: f
         face[i] = -1
 
 
-_LOADED: list[bool] = []
-
-
-def _load() -> None:
-    """Compile (first time on a machine, ~2 s, then cached by Warp) and load this module's
-    kernel without Warp's per-module timing line on standard output."""
-    if _LOADED:
-        return
-    level = wp.config.log_level
-    wp.config.log_level = max(level, wp.LOG_WARNING)
-    try:
-        wp.load_module(__name__, device="cpu")
-    finally:
-        wp.config.log_level = level
-    _LOADED.append(True)
-
-
 class BodySurface:
     """One body topology's triangles, posed by ``pose`` and queried by ``closest``."""
 
     def __init__(self, template: np.ndarray, faces: np.ndarray):
-        _load()
+        load(__name__)
         self.faces = np.asarray(faces, dtype=np.int64)
         self.verts = np.asarray(template, dtype=np.float64)
         self._points = wp.array(self.verts.astype(np.float32), dtype=wp.vec3, device="cpu")
