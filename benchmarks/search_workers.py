@@ -3,7 +3,8 @@ processes (and Ray actors on a local Ray, where Ray is installed), every run che
 the same failures.json as the one-worker run. It also prints how many CPU cores each run kept
 busy on average (CPU seconds of this process and its workers over wall seconds): a machine
 cannot run a search faster than its cores allow, so that column says how far more workers
-could go here.
+could go here. "search overhead" is the share of the search's wall time not spent answering
+queries: the strategy, its surrogate and policy, and describing the modes.
 
     python benchmarks/search_workers.py [--model mediapipe] [--budget 200] [--workers 1 2] [--ray]
 """
@@ -60,7 +61,8 @@ def main() -> None:
                 rows.append({"strategy": strategy, "evaluation": f"ray local, {workers} actors" if ray else
                              f"{workers} worker{'s' * (workers > 1)}", "queries": result["queries_used"],
                              "seconds": seconds, "queries_per_s": result["queries_used"] / seconds,
-                             "speedup": first[1] / seconds, "cores_busy": cores, "modes": len(doc["regions"]),
+                             "speedup": first[1] / seconds, "cores_busy": cores,
+                             "overhead_pct": 100 * result["overhead_seconds"] / result["seconds"], "modes": len(doc["regions"]),
                              "same_failures_json": doc == first[0]})
                 print(rows[-1], flush=True)
     finally:
@@ -71,7 +73,8 @@ def main() -> None:
     report(f"search throughput by worker count ({args.model}, {args.space}, {args.budget} queries, seed 0; "
            f"wall time of the whole search, start-up included; {os.cpu_count()} cores)", cmd,
            [("strategy", "strategy", "s"), ("evaluation", "evaluation", "s"), ("queries_per_s", "queries/s", ".2f"),
-            ("speedup", "speedup", ".2f"), ("cores_busy", "cores busy", ".2f"), ("modes", "modes", "d"),
+            ("speedup", "speedup", ".2f"), ("cores_busy", "cores busy", ".2f"),
+            ("overhead_pct", "search overhead %", ".1f"), ("modes", "modes", "d"),
             ("same_failures_json", "same result", "")],
            rows, args.json)
 

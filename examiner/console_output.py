@@ -60,6 +60,16 @@ def print_modes(result: dict, title: str) -> None:
     console.print(table)
     for r in result.get("withdrawn", []):
         console.print(f"{WITHDRAWN}: {withdrawn_sentence(r, result['searched_dims'])}")
+    if "overhead_seconds" in result:  # a search's own run (not a map, not a file read back)
+        console.print(overhead_sentence(result))
+
+
+def overhead_sentence(result: dict) -> str:
+    """Where a search's wall time went: answering queries, or the search's own work."""
+    total = max(result["seconds"], 1e-9)
+    return (f"search overhead (strategy, surrogate, policy, describing the modes): {result['overhead_seconds']:.1f} s, "
+            f"{100 * result['overhead_seconds'] / total:.0f}% of {result['seconds']:.0f} s; "
+            f"answering queries (render, model, score): {result['evaluating_seconds']:.1f} s")
 
 
 def print_sensitivity(result: dict, rows: int = 20) -> None:

@@ -71,6 +71,8 @@ class Evaluator:
         self._renderer = None
         self.pool = pool
         self._next_id = 0
+        #: wall seconds spent answering new queries (render, predict, score), cache hits excluded
+        self.seconds = 0.0
 
     @property
     def renderer(self):
@@ -103,12 +105,14 @@ class Evaluator:
             else:
                 first[key] = i
                 todo.append((i, full, key, self.seed if seeds is None else int(seeds[i])))
+        t0 = time.perf_counter()
         for start in range(0, len(todo), self.batch_size):
             chunk = todo[start:start + self.batch_size]
             for (i, full, key, _), q in zip(chunk, self._run(chunk)):
                 out[i] = q
                 if self._cache is not None:
                     self._cache[key] = q
+        self.seconds += time.perf_counter() - t0
         for i, j in repeats:
             out[i] = Query(**{**asdict(out[j]), "cached": True})
         return out  # type: ignore[return-value]

@@ -130,6 +130,29 @@ def test_lse_finds_both_modes_and_is_deterministic(land, tmp_path):
         assert region["lift"] >= 1.5 and len(region["restricted"]) <= 2
 
 
+def test_a_search_says_how_much_of_its_time_was_its_own(land, tmp_path):
+    """The wall time of a search splits into answering queries (here a model that takes 3 ms a
+    query) and the search's own work (lse's surrogate and proposals), and the CLI says so."""
+    import time
+
+    from examiner.console_output import overhead_sentence
+    from examiner.models.planted import PlantedModel
+    from examiner.search.run import run_search
+
+    class Slow(PlantedModel):
+        def score_params(self, params_list):
+            time.sleep(0.003 * len(params_list))
+            return super().score_params(params_list)
+
+    r = run_search("planted", land / "space.yaml", "lse", 200, tmp_path / "run", seed=1, tensorboard=False,
+                   model_obj=Slow.from_yaml(land / "planted.yaml"))
+    assert r["evaluating_seconds"] >= 0.003 * r["queries_used"] > 0
+    assert r["overhead_seconds"] > 0
+    assert r["evaluating_seconds"] + r["overhead_seconds"] == pytest.approx(r["seconds"], abs=0.011)
+    share = round(100 * r["overhead_seconds"] / r["seconds"])
+    assert f"{r['overhead_seconds']:.1f} s, {share}% of" in overhead_sentence(r)
+
+
 def test_acquisition_env_is_a_parallel_env_whose_observations_ignore_the_dims(land, tmp_path):
     from pettingzoo.test import parallel_api_test
 

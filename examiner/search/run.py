@@ -75,9 +75,9 @@ def run_search(model: str, space: str | Path, strategy: str, budget: int, out: s
     pool = pool_for(search, mut, None if model_obj is not None else model, workers, ray_address)
     start_run_folder(out, settings, replay)
     evaluator = Evaluator(mut, search, seed=seed, pool=pool)
+    t0 = time.perf_counter()
     ctx = SearchContext(evaluator, budget, seed, validation, out / QUERIES, replay, progress)
     strat = make_strategy(strategy, agents, tensorboard=out / "tensorboard" if tensorboard else None, **chosen)
-    t0 = time.perf_counter()
     try:
         try:
             ctx.draw_base_sample(base_samples(budget))
@@ -93,8 +93,12 @@ def run_search(model: str, space: str | Path, strategy: str, budget: int, out: s
     write_atomic(out / FAILURES, json_bytes(result))
     if model_obj is None:
         mut.close()
-    # how this process went (not part of failures.json, which is the same for a resumed run)
-    return result | {"seconds": round(time.perf_counter() - t0, 2), "replayed_queries": len(replay),
+    # how this process went (not part of failures.json, which is the same for a resumed run):
+    # the search's own overhead (strategy, surrogate, policy, describing the modes) is the wall
+    # time not spent answering queries (render, predict, score)
+    seconds = time.perf_counter() - t0
+    return result | {"seconds": round(seconds, 2), "evaluating_seconds": round(evaluator.seconds, 2),
+                     "overhead_seconds": round(seconds - evaluator.seconds, 2), "replayed_queries": len(replay),
                      "workers": f"ray ({ray_address}), {workers} actors" if ray_address else workers}
 
 
