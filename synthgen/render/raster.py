@@ -86,29 +86,20 @@ def _boxes(verts: wp.array(dtype=wp.vec3d), uv: wp.array(dtype=wp.vec2d), faces:
 
 
 @wp.kernel
-def _nearest(uv: wp.array(dtype=wp.vec2d), z: wp.array(dtype=wp.float64), faces: wp.array(dtype=wp.vec3i),
-             box: wp.array(dtype=wp.vec4i), width: int, depth: wp.array(dtype=wp.float64)):
+def _cover(uv: wp.array(dtype=wp.vec2d), z: wp.array(dtype=wp.float64), faces: wp.array(dtype=wp.vec3i),
+           box: wp.array(dtype=wp.vec4i), width: int, winner: int, depth: wp.array(dtype=wp.float64),
+           face: wp.array(dtype=wp.int32)):
+    """Each face over the pixel centres of its box: the nearest depth of each pixel (``winner``
+    0), then the highest face at that depth (``winner`` 1)."""
     t = wp.tid()
     f, bx = faces[t], box[t]
     area = _area(uv, f)
     for pv in range(bx[1], bx[3] + 1):
         for pu in range(bx[0], bx[2] + 1):
             inside, pz, w = _pixel(uv, z, f, area, wp.float64(pu), wp.float64(pv))
-            if inside:
+            if inside and winner == 0:
                 wp.atomic_min(depth, pv * width + pu, pz)
-
-
-@wp.kernel
-def _winner(uv: wp.array(dtype=wp.vec2d), z: wp.array(dtype=wp.float64), faces: wp.array(dtype=wp.vec3i),
-            box: wp.array(dtype=wp.vec4i), width: int, depth: wp.array(dtype=wp.float64),
-            face: wp.array(dtype=wp.int32)):
-    t = wp.tid()
-    f, bx = faces[t], box[t]
-    area = _area(uv, f)
-    for pv in range(bx[1], bx[3] + 1):
-        for pu in range(bx[0], bx[2] + 1):
-            inside, pz, w = _pixel(uv, z, f, area, wp.float64(pu), wp.float64(pv))
-            if inside and pz <= depth[pv * width + pu]:
+            elif inside and pz <= depth[pv * width + pu]:
                 wp.atomic_max(face, pv * width + pu, t)
 
 
@@ -148,8 +139,8 @@ def rasterize(verts_cam: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, hei
         box = wp.empty(len(faces), dtype=wp.vec4i, device="cpu")
         wp.launch(_boxes, dim=len(faces), inputs=[wv, wuv, wf, arr(cull.cpu().numpy().astype(np.int32), wp.int32),
                                                   width, height, NEAR, box], device="cpu")
-        wp.launch(_nearest, dim=len(faces), inputs=[wuv, wz, wf, box, width, depth], device="cpu")
-        wp.launch(_winner, dim=len(faces), inputs=[wuv, wz, wf, box, width, depth, face], device="cpu")
+        for winner in (0, 1):
+            wp.launch(_cover, dim=len(faces), inputs=[wuv, wz, wf, box, width, winner, depth, face], device="cpu")
         wp.launch(_weights, dim=n, inputs=[wuv, wz, wf, face, width, bary], device="cpu")
     return Raster(torch.from_numpy(face.numpy()).long().view(height, width),
                   torch.from_numpy(bary.numpy()).float().view(height, width, 3),
