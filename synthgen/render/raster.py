@@ -97,10 +97,11 @@ def _cover(uv: wp.array(dtype=wp.vec2d), z: wp.array(dtype=wp.float64), faces: w
     for pv in range(bx[1], bx[3] + 1):
         for pu in range(bx[0], bx[2] + 1):
             inside, pz, w = _pixel(uv, z, f, area, wp.float64(pu), wp.float64(pv))
-            if inside and winner == 0:
-                wp.atomic_min(depth, pv * width + pu, pz)
-            elif inside and pz <= depth[pv * width + pu]:
-                wp.atomic_max(face, pv * width + pu, t)
+            if inside:
+                if winner == 0:
+                    wp.atomic_min(depth, pv * width + pu, pz)
+                elif pz <= depth[pv * width + pu]:
+                    wp.atomic_max(face, pv * width + pu, t)
 
 
 @wp.kernel
