@@ -67,10 +67,10 @@ class BoxSurrogate:
 
 
 def test_modes_are_read_off_the_surrogate_in_their_dims_only(land):
-    from examiner.search.surrogate_modes import ModeFinder
+    from examiner.search.surrogate_modes import ModeFinder, ModeFinding
 
     ctx = _context(land)
-    finder = ModeFinder(ctx)
+    finder = ModeFinder(ctx, ModeFinding(scan=None))  # the surrogate's proposals only (the scan: test_scan.py)
     # dims: l.shoulder, r.shoulder, l.elbow, yaw, pitch; a 2-dim corner interaction
     truth = BoxSurrogate([0.25, -1, -1, 0.3, -1], [1, 1, 1, 1, 1])
     (lo, hi, rate), *_ = finder.propose(truth)

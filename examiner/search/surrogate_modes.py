@@ -14,12 +14,19 @@ already knows most of that from the history. So:
    against the whole box); a box is tried only if its predicted rate is at least
    ``min_predicted``, it holds at least ``min_share`` of the space, and it is not the
    box that failed before (IoU at least 0.5 with a rejected one).
+
+   Every ``scan_every`` queries, the queries outside known modes are also scanned for boxes
+   on two or three dims whose queries fail more often than the rest (``scan.py``): a forest,
+   which splits one dim at a time, does not see a mode that needs three dims at once. At most
+   ``scan_limit`` of them are confirmed per scan, and none while confirming them has cost more
+   than ``scan_share`` of the queries so far.
 2. **Confirm** (``confirm``), on queries only, the surrogate decides nothing here: the box's
    failure rate from uniform points drawn inside it after it was fixed (the shared sequential
    validation, ``Characterizer.validate``); then every bound must pass the shared test that
    relaxing it measurably lowers the real failure rate (``Characterizer.relaxation_matters``,
    fresh points beside the box); a bound that does not is dropped and the wider box
-   validated again. A confirmed box goes to the shared registry (merging with overlapping
+   validated again (a scanned box is refused instead: without its third bound it is a box the
+   queries did not point to). A confirmed box goes to the shared registry (merging with overlapping
    modes on the same dims) and is reported with the same statistics as every other mode.
 
 A mode costs about 8-16 fresh queries to validate plus 6-12 per restricted dim, instead of a
@@ -28,7 +35,7 @@ acquisition (``lse.py``) spends its queries near predicted boundaries for that r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,6 +43,7 @@ from examiner.search.context import SearchContext
 from examiner.search.greedy import greedy_boxes
 from examiner.search.proposer import known_mask
 from examiner.search.regions import Region
+from examiner.search.scan import ScanConfig, scan_boxes
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,11 @@ class ModeFinding:
     min_queries: int = 0  # no proposal before the search has made this many queries
     rejected_iou: float = 0.5  # a box this close to one that failed is not tried again ...
     retry_after: int = 150  # ... until this many more queries were made (0: never), and at most twice
+    scan: ScanConfig | None = field(default_factory=ScanConfig)  # boxes from the queries themselves
+    # (``scan.py``: the modes on three dims at once a forest does not see); None: the surrogate's only
+    scan_every: int = 64  # queries between two scans
+    scan_limit: int = 1  # of the scan's boxes confirmed after each scan at most
+    scan_share: float = 0.2  # no scan while confirming its boxes has cost this share of the queries
 
 
 def predicted_rate(p: np.ndarray, Z: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[float, int]:
@@ -74,6 +87,8 @@ class ModeFinder:
         rng = np.random.default_rng([ctx.seed, 7])
         self.Z = rng.uniform(-1.0, 1.0, (config.mc_points, ctx.dims))
         self.tried: list[Region] = []  # proposals that did not hold
+        self.scanned_at = -config.scan_every  # ctx.used at the last scan
+        self.scan_spent = 0  # queries spent confirming the scan's boxes
 
     def propose(self, surrogate) -> list[tuple[np.ndarray, np.ndarray, float]]:
         """Candidate boxes (lo, hi, predicted rate), the most probable first."""
@@ -87,19 +102,40 @@ class ModeFinder:
         labels = p[free] >= 0.5 if c.hard else p[free]
         for lo, hi in greedy_boxes(self.Z[free], labels, max_dims=c.max_dims, min_gain=min_gain,
                                    min_share=c.min_share, soft=not c.hard, bins=c.bins):
-            lo, hi = ch.snap(lo, hi)
-            lo, hi = self._prune(p, lo, hi)
+            lo, hi = self._prune(p, *ch.snap(lo, hi))
             rate, n = predicted_rate(p, self.Z, lo, hi)
-            if not ch.restricted(lo, hi).any() or rate < c.min_predicted or n < c.min_share * len(self.Z):
-                continue
-            box = Region(lo, hi)
-            if self._blocked(box):
-                continue
-            inside = ((self.Z >= lo) & (self.Z <= hi)).all(1)
-            if (~free[inside]).mean() > 0.5:  # mostly a mode already known
-                continue
-            out.append((lo, hi, rate))
+            if rate >= c.min_predicted and n >= c.min_share * len(self.Z) and self._new(lo, hi, free):
+                out.append((lo, hi, rate))
         return sorted(out, key=lambda t: -t[2])
+
+    def _new(self, lo: np.ndarray, hi: np.ndarray, free: np.ndarray) -> bool:
+        """A box worth confirming: it bounds a dim, is not like one that failed (``_blocked``) and
+        is not mostly a known mode (``free``: the Monte Carlo points outside known modes)."""
+        if not self.ctx.characterizer.restricted(lo, hi).any() or self._blocked(Region(lo, hi)):
+            return False
+        inside = ((self.Z >= lo) & (self.Z <= hi)).all(1)
+        return not inside.any() or (~free[inside]).mean() <= 0.5
+
+    def scanned(self) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """Boxes (lo, hi, likelihood ratio) where the queries outside known modes fail more often
+        than the rest (``scan.scan_boxes``), every ``scan_every`` queries; [] in between, and
+        while confirming the scan's boxes has cost more than ``scan_share`` of the queries (a
+        failure region no box describes - an oblique boundary - would otherwise be scanned and
+        refused again and again)."""
+        c, ctx = self.config, self.ctx
+        if c.scan is None or ctx.used - self.scanned_at < c.scan_every or self.scan_spent > c.scan_share * ctx.used:
+            return []
+        self.scanned_at = ctx.used
+        X, y = ctx.queried_failed()
+        free_x = ~known_mask(ctx, X) if len(X) else np.zeros(0, dtype=bool)
+        rng = np.random.default_rng([ctx.seed, 11, ctx.used])
+        free = ~known_mask(ctx, self.Z)
+        out = []
+        for lo, hi, ratio in scan_boxes(X[free_x], y[free_x], rng, c.scan):
+            lo, hi = ctx.characterizer.snap(lo, hi)
+            if self._new(lo, hi, free):
+                out.append((lo, hi, ratio))
+        return out
 
     def _blocked(self, box: Region) -> bool:
         """A box like one that failed (IoU at least ``rejected_iou``): not tried again until
@@ -126,8 +162,11 @@ class ModeFinder:
                 wlo[d], whi[d] = -1.0, 1.0
         return wlo, whi
 
-    def confirm(self, lo: np.ndarray, hi: np.ndarray, owner: str) -> Region | None:
-        """The box as a registered mode, or None (remembered so it is not proposed again)."""
+    def confirm(self, lo: np.ndarray, hi: np.ndarray, owner: str, trim: bool = True) -> Region | None:
+        """The box as a registered mode, or None (remembered so it is not proposed again).
+        ``trim``: a box with a bound that does not matter is confirmed without it; else it is
+        refused (the scan's boxes: a cluster on three dims is that or nothing - without its third
+        bound it is another, wider box the queries did not point to)."""
         ctx, ch = self.ctx, self.ctx.characterizer
         region = Region(lo, hi, owner=owner, fixed_at=len(ctx.history))
         if not ctx.validate(region, self.config.samples, self.config.least):
@@ -137,7 +176,7 @@ class ModeFinder:
         if self.config.check_dims:
             keep = [d for d in np.nonzero(ch.restricted(lo, hi))[0] if ch.relaxation_matters(lo, hi, [int(d)])]
             if len(keep) < int(ch.restricted(lo, hi).sum()):
-                if not keep:
+                if not keep or not trim:
                     region.found_at = ctx.used
                     self.tried.append(region)
                     return None
@@ -150,14 +189,20 @@ class ModeFinder:
         return ctx.accept(region)
 
     def find(self, surrogate, owner: str, limit: int = 2) -> list[Region]:
-        """Propose and confirm up to ``limit`` modes; returns the ones that held."""
+        """Propose and confirm up to ``limit`` modes from the surrogate and, when a scan is due, up
+        to ``scan_limit`` from the scan; returns the ones that held."""
         found = []
         if self.ctx.used < self.config.min_queries:
             return found
-        for lo, hi, _ in self.propose(surrogate)[:limit]:
+        proposals = [(lo, hi, True) for lo, hi, _ in self.propose(surrogate)[:limit]]
+        proposals += [(lo, hi, False) for lo, hi, _ in self.scanned()[:self.config.scan_limit]]
+        for lo, hi, trim in proposals:
             if known_mask(self.ctx, np.stack([0.5 * (lo + hi), lo])).all():
                 continue  # a mode confirmed meanwhile covers it
-            region = self.confirm(lo, hi, owner)
+            used = self.ctx.used
+            region = self.confirm(lo, hi, owner, trim)
+            if not trim:
+                self.scan_spent += self.ctx.used - used
             if region is not None:
                 found.append(region)
         return found
