@@ -38,9 +38,6 @@ import numpy as np
 from examiner.search.rates import best_interval, loglik
 
 
-PASSES = 2  # refine's passes over the box's dims
-
-
 @dataclass(frozen=True)
 class ScanConfig:
     bins: int = 8  # equal bins per dim (a rectangle spans contiguous ones)
@@ -51,6 +48,11 @@ class ScanConfig:
     min_rate: float = 0.65  # a box's queries fail at least this often (a box of many queries
     # that fail at a lower rate has the higher ratio, and fails its validation)
     shuffles: int = 2  # the bar: the best ratio over this many shuffles of the failures
+    passes: int = 2  # refine's passes over the box's dims
+
+
+def _inside(X: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    return ((X >= lo) & (X <= hi)).all(1)
 
 
 def _ratio(k, n, total_k: float, total_n: float) -> np.ndarray:
@@ -121,7 +123,7 @@ def _extended(X, y, b, dims, runs, ratio, config) -> tuple[np.ndarray, np.ndarra
     lo, hi = -np.ones(X.shape[1]), np.ones(X.shape[1])
     for d, w in zip(dims, runs):
         lo[d], hi[d] = -1.0 + 2.0 * start[w] / B, -1.0 + 2.0 * end[w] / B
-    inside = ((X >= lo) & (X <= hi)).all(1)
+    inside = _inside(X, lo, hi)
     third, best = None, ratio + config.third_gain
     for d in range(X.shape[1]):
         if d in dims:
@@ -141,7 +143,7 @@ def _extended(X, y, b, dims, runs, ratio, config) -> tuple[np.ndarray, np.ndarra
 
 
 def refine(X: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray, min_inside: int,
-           min_rate: float = 0.0, passes: int = PASSES) -> tuple[np.ndarray, np.ndarray]:
+           min_rate: float = 0.0, passes: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """The box with each bounded dim's interval re-cut at the maximum-likelihood cut between the
     queries inside the box on its other dims (an interval whose queries fail at least
     ``min_rate`` of the time), ``passes`` times over: each pass cuts every dim given the others'
@@ -169,7 +171,7 @@ def _boxes(X: np.ndarray, y: np.ndarray, config: ScanConfig, floor: float) -> li
         if ratio <= floor:
             break
         out.append((lo, hi, ratio))
-        left &= ~((X >= lo) & (X <= hi)).all(1)
+        left &= ~_inside(X, lo, hi)
     return out
 
 
@@ -184,8 +186,8 @@ def scan_boxes(X: np.ndarray, y: np.ndarray, rng: np.random.Generator,
     bar = max([best_box(X, rng.permutation(y), config)[2] for _ in range(config.shuffles)], default=0.0)
     found = []
     for lo, hi, ratio in _boxes(X, y, config, bar):
-        lo, hi = refine(X, y, lo, hi, config.min_inside, config.min_rate)
-        inside = ((X >= lo) & (X <= hi)).all(1)
+        lo, hi = refine(X, y, lo, hi, config.min_inside, config.min_rate, config.passes)
+        inside = _inside(X, lo, hi)
         if inside.sum() >= config.min_inside and y[inside].mean() >= config.min_rate:
             found.append((lo, hi, ratio))
     return sorted(found, key=lambda t: -t[2])

@@ -127,7 +127,7 @@ class ModeFinder:
             return []
         self.scanned_at = ctx.used
         X, y = ctx.queried_failed()
-        free_x = ~known_mask(ctx, X) if len(X) else np.zeros(0, dtype=bool)
+        free_x = ~known_mask(ctx, X)
         rng = np.random.default_rng([ctx.seed, 11, ctx.used])
         free = ~known_mask(ctx, self.Z)
         out = []
@@ -194,14 +194,14 @@ class ModeFinder:
         found = []
         if self.ctx.used < self.config.min_queries:
             return found
-        proposals = [(lo, hi, True) for lo, hi, _ in self.propose(surrogate)[:limit]]
-        proposals += [(lo, hi, False) for lo, hi, _ in self.scanned()[:self.config.scan_limit]]
-        for lo, hi, trim in proposals:
+        proposals = [(lo, hi, False) for lo, hi, _ in self.propose(surrogate)[:limit]]
+        proposals += [(lo, hi, True) for lo, hi, _ in self.scanned()[:self.config.scan_limit]]
+        for lo, hi, scanned in proposals:
             if known_mask(self.ctx, np.stack([0.5 * (lo + hi), lo])).all():
                 continue  # a mode confirmed meanwhile covers it
             used = self.ctx.used
-            region = self.confirm(lo, hi, owner, trim)
-            if not trim:
+            region = self.confirm(lo, hi, owner, trim=not scanned)
+            if scanned:
                 self.scan_spent += self.ctx.used - used
             if region is not None:
                 found.append(region)
