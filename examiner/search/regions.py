@@ -155,6 +155,16 @@ class RegionRegistry:
         self.regions.append(region)
         return region
 
+    def remove(self, region: Region) -> int:
+        """Takes a region out (while a narrower one is tried in its place); returns where it was."""
+        at = next(i for i, r in enumerate(self.regions) if r is region)
+        del self.regions[at]
+        return at
+
+    def restore(self, at: int, region: Region) -> None:
+        """Puts a region taken out by ``remove`` back where it was."""
+        self.regions.insert(at, region)
+
     def duplicates(self, a: Region, b: Region) -> bool:
         return (a.iou(b) >= self.merge_iou or a.contains_region(b) or b.contains_region(a)
                 or bool(a.contains(b.center)) or bool(b.contains(a.center)))

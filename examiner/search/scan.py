@@ -26,6 +26,9 @@ axis-aligned boxes:
    a mode and fails less often than the mode, and a rectangle on two of a pocket's three dims
    fails at a diluted rate - validated on fresh queries, either would fail.
 
+``best_cut`` does the same on one dim for the queries inside a known mode that fails less often
+than a mode should (the cut that would make it one), with ``cut_shuffles`` shuffles for its bar.
+
 The boxes are proposals, nothing more: ``surrogate_modes.ModeFinder`` confirms each on fresh
 queries like the surrogate's own proposals. Deterministic for the generator it is given."""
 
@@ -49,6 +52,8 @@ class ScanConfig:
     # that fail at a lower rate has the higher ratio, and fails its validation)
     shuffles: int = 2  # the bar: the best ratio over this many shuffles of the failures
     passes: int = 2  # refine's passes over the box's dims
+    cut_shuffles: int = 8  # ``best_cut``'s bar: the best ratio over this many shuffles (a cut
+    # is cheap to scan, and a mode that fails alike throughout would be cut every other scan)
 
 
 def _inside(X: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -191,3 +196,34 @@ def scan_boxes(X: np.ndarray, y: np.ndarray, rng: np.random.Generator,
         if inside.sum() >= config.min_inside and y[inside].mean() >= config.min_rate:
             found.append((lo, hi, ratio))
     return sorted(found, key=lambda t: -t[2])
+
+
+def best_cut(X: np.ndarray, y: np.ndarray, rng: np.random.Generator,
+             config: ScanConfig = ScanConfig()) -> tuple[int, float, float] | None:
+    """(dim, a, b): the interval of one dim whose queries fail more often than the rest, by the
+    largest likelihood ratio, holding at least ``min_inside`` queries that fail at least
+    ``min_rate`` of the time - if that ratio beats the best one found with the failures
+    shuffled (``cut_shuffles`` times); else None. For the queries inside a mode that fails less often
+    than a mode should, in the mode's own coordinates: a box on the wrong dims, or on too few,
+    holding a mode that needs one more cut."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=bool)
+    if len(X) < 2 * config.min_inside or y.all() or not y.any():
+        return None
+
+    def best(failed: np.ndarray) -> tuple[float, tuple[int, float, float] | None]:
+        top: tuple[float, tuple[int, float, float] | None] = (0.0, None)
+        for d in range(X.shape[1]):
+            a, b = best_interval(X[:, d], failed, min_inside=config.min_inside, min_rate=config.min_rate)
+            if b - a >= 2.0:
+                continue
+            inside = (X[:, d] >= a) & (X[:, d] <= b)
+            ratio = float(_ratio(np.float64(failed[inside].sum()), np.float64(inside.sum()),
+                                 float(failed.sum()), float(len(failed))))
+            if ratio > top[0]:
+                top = (ratio, (d, a, b))
+        return top
+
+    bar = max(best(rng.permutation(y))[0] for _ in range(config.cut_shuffles))
+    ratio, cut = best(y)
+    return cut if ratio > bar else None

@@ -19,7 +19,12 @@ already knows most of that from the history. So:
    on two or three dims whose queries fail more often than the rest (``scan.py``): a forest,
    which splits one dim at a time, does not see a mode that needs three dims at once. At most
    ``scan_limit`` of them are confirmed per scan, and none while confirming them has cost more
-   than ``scan_share`` of the queries so far.
+   than ``scan_share`` of the queries so far. At the same scans, a known mode whose uniform
+   queries fail less often than ``sharpen_below`` is cut on the one dim where they fail most
+   (``scan.best_cut``, a bar from shuffled failures): a box confirmed on a wrong third dim holds
+   a mode on two of its dims, half of it passes, and every query inside it is set aside, so the
+   mode it holds is never proposed. The cut replaces the mode if it holds, with its own dim's
+   bound mattering and its validated rate halving the share that passes.
 2. **Confirm** (``confirm``), on queries only, the surrogate decides nothing here: the box's
    failure rate from uniform points drawn inside it after it was fixed (the shared sequential
    validation, ``Characterizer.validate``); then every bound must pass the shared test that
@@ -43,7 +48,7 @@ from examiner.search.context import SearchContext
 from examiner.search.greedy import greedy_boxes
 from examiner.search.proposer import known_mask
 from examiner.search.regions import Region
-from examiner.search.scan import ScanConfig, scan_boxes
+from examiner.search.scan import ScanConfig, best_cut, scan_boxes
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,8 @@ class ModeFinding:
     scan_every: int = 64  # queries between two scans
     scan_limit: int = 1  # of the scan's boxes confirmed after each scan at most
     scan_share: float = 0.2  # no scan while confirming its boxes has cost this share of the queries
+    sharpen_below: float = 0.8  # at each scan, a known mode whose queries fail less often than this
+    # is cut on one more dim where they fail more often (``scan.best_cut``); 0: never
 
 
 def predicted_rate(p: np.ndarray, Z: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[float, int]:
@@ -89,6 +96,7 @@ class ModeFinder:
         self.tried: list[Region] = []  # proposals that did not hold
         self.scanned_at = -config.scan_every  # ctx.used at the last scan
         self.scan_spent = 0  # queries spent confirming the scan's boxes
+        self.cut_tried: dict[int, int] = {}  # mode id -> its uniform points when a cut of it failed
 
     def propose(self, surrogate) -> list[tuple[np.ndarray, np.ndarray, float]]:
         """Candidate boxes (lo, hi, predicted rate), the most probable first."""
@@ -116,16 +124,21 @@ class ModeFinder:
         inside = ((self.Z >= lo) & (self.Z <= hi)).all(1)
         return not inside.any() or (~free[inside]).mean() <= 0.5
 
-    def scanned(self) -> list[tuple[np.ndarray, np.ndarray, float]]:
-        """Boxes (lo, hi, likelihood ratio) where the queries outside known modes fail more often
-        than the rest (``scan.scan_boxes``), every ``scan_every`` queries; [] in between, and
-        while confirming the scan's boxes has cost more than ``scan_share`` of the queries (a
-        failure region no box describes - an oblique boundary - would otherwise be scanned and
-        refused again and again)."""
+    def due(self) -> bool:
+        """Whether a scan is due: ``scan_every`` queries since the last one, and confirming the
+        scan's boxes has cost at most ``scan_share`` of the queries (a failure region no box
+        describes - an oblique boundary - would otherwise be scanned and refused again and
+        again). Marks the scan as made."""
         c, ctx = self.config, self.ctx
         if c.scan is None or ctx.used - self.scanned_at < c.scan_every or self.scan_spent > c.scan_share * ctx.used:
-            return []
+            return False
         self.scanned_at = ctx.used
+        return True
+
+    def scanned(self) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """Boxes (lo, hi, likelihood ratio) where the queries outside known modes fail more often
+        than the rest (``scan.scan_boxes``)."""
+        c, ctx = self.config, self.ctx
         X, y = ctx.queried_failed()
         free_x = ~known_mask(ctx, X)
         rng = np.random.default_rng([ctx.seed, 11, ctx.used])
@@ -135,6 +148,33 @@ class ModeFinder:
             lo, hi = ctx.characterizer.snap(lo, hi)
             if self._new(lo, hi, free):
                 out.append((lo, hi, ratio))
+        return out
+
+    def sharpened(self) -> list[tuple[Region, np.ndarray, np.ndarray, int, float]]:
+        """(mode, lo, hi, dim, rate): each known mode whose uniform queries fail less often than
+        ``sharpen_below``, cut on the one dim (``dim``, one of its own or a new one) where its
+        queries fail more often than the rest of it (``scan.best_cut``, in the mode's own
+        coordinates; ``rate``: the mode's), tried again on a mode only once it holds half as many
+        points again as when a cut of it failed. A box on a wrong third dim holds a mode on two of
+        its dims and half of it fails; the mode it holds is then masked, as every point inside a
+        known mode is."""
+        c, ctx, ch = self.config, self.ctx, self.ctx.characterizer
+        rng = np.random.default_rng([ctx.seed, 13, ctx.used])
+        out = []
+        for mode in list(ctx.registry.regions) if c.sharpen_below > 0 else []:
+            X, y = ch.uniform_in(mode.lo, mode.hi)
+            if not len(y) or y.mean() >= c.sharpen_below or len(y) < 1.5 * self.cut_tried.get(mode.id, 0):
+                continue
+            width = np.maximum(mode.hi - mode.lo, 1e-12)
+            cut = best_cut(2.0 * (X - mode.lo) / width - 1.0, y, rng, c.scan)
+            if cut is None:
+                continue
+            d, a, b = cut
+            lo, hi = mode.lo.copy(), mode.hi.copy()
+            lo[d], hi[d] = mode.lo[d] + 0.5 * (a + 1.0) * width[d], mode.lo[d] + 0.5 * (b + 1.0) * width[d]
+            lo, hi = ch.snap(lo, hi)
+            if not self._blocked(Region(lo, hi)):
+                out.append((mode, lo, hi, d, float(y.mean())))
         return out
 
     def _blocked(self, box: Region) -> bool:
@@ -162,48 +202,65 @@ class ModeFinder:
                 wlo[d], whi[d] = -1.0, 1.0
         return wlo, whi
 
-    def confirm(self, lo: np.ndarray, hi: np.ndarray, owner: str, trim: bool = True) -> Region | None:
+    def confirm(self, lo: np.ndarray, hi: np.ndarray, owner: str, trim: bool = True,
+                required: tuple[int, ...] = (), at_least: float = 0.0) -> Region | None:
         """The box as a registered mode, or None (remembered so it is not proposed again).
         ``trim``: a box with a bound that does not matter is confirmed without it; else it is
         refused (the scan's boxes: a cluster on three dims is that or nothing - without its third
-        bound it is another, wider box the queries did not point to)."""
+        bound it is another, wider box the queries did not point to). A bound of ``required``
+        that does not matter refuses the box whatever ``trim`` says, and so does a validated rate
+        under ``at_least``."""
         ctx, ch = self.ctx, self.ctx.characterizer
         region = Region(lo, hi, owner=owner, fixed_at=len(ctx.history))
-        if not ctx.validate(region, self.config.samples, self.config.least):
+        if not ctx.validate(region, self.config.samples, self.config.least) or region.failure_rate < at_least:
             region.found_at = ctx.used
             self.tried.append(region)
             return None
         if self.config.check_dims:
             keep = [d for d in np.nonzero(ch.restricted(lo, hi))[0] if ch.relaxation_matters(lo, hi, [int(d)])]
             if len(keep) < int(ch.restricted(lo, hi).sum()):
-                if not keep or not trim:
+                if not keep or not trim or not set(required) <= set(keep):
                     region.found_at = ctx.used
                     self.tried.append(region)
                     return None
                 wlo, whi = -np.ones_like(lo), np.ones_like(hi)
                 wlo[keep], whi[keep] = lo[keep], hi[keep]
                 region = Region(wlo, whi, owner=owner, fixed_at=len(ctx.history))
-                if not ctx.validate(region, self.config.samples, self.config.least):
+                if not ctx.validate(region, self.config.samples, self.config.least) or region.failure_rate < at_least:
                     self.tried.append(Region(lo, hi, found_at=ctx.used))
                     return None
         return ctx.accept(region)
 
     def find(self, surrogate, owner: str, limit: int = 2) -> list[Region]:
         """Propose and confirm up to ``limit`` modes from the surrogate and, when a scan is due, up
-        to ``scan_limit`` from the scan; returns the ones that held."""
+        to ``scan_limit`` from the scan and every sharpened mode (which replaces the mode it was
+        cut from if it holds); returns the ones that held."""
+        ctx = self.ctx
         found = []
-        if self.ctx.used < self.config.min_queries:
+        if ctx.used < self.config.min_queries:
             return found
+        due = self.due()
         proposals = [(lo, hi, False) for lo, hi, _ in self.propose(surrogate)[:limit]]
-        proposals += [(lo, hi, True) for lo, hi, _ in self.scanned()[:self.config.scan_limit]]
+        proposals += [(lo, hi, True) for lo, hi, _ in (self.scanned()[:self.config.scan_limit] if due else [])]
         for lo, hi, scanned in proposals:
-            if known_mask(self.ctx, np.stack([0.5 * (lo + hi), lo])).all():
+            if known_mask(ctx, np.stack([0.5 * (lo + hi), lo])).all():
                 continue  # a mode confirmed meanwhile covers it
-            used = self.ctx.used
+            used = ctx.used
             region = self.confirm(lo, hi, owner, trim=not scanned)
             if scanned:
-                self.scan_spent += self.ctx.used - used
+                self.scan_spent += ctx.used - used
             if region is not None:
                 found.append(region)
+        for mode, lo, hi, d, rate in self.sharpened() if due else []:
+            if not any(r is mode for r in ctx.registry.regions):
+                continue  # a cut confirmed meanwhile took its place
+            used, at = ctx.used, ctx.registry.remove(mode)  # the cut must halve the share that passes
+            region = self.confirm(lo, hi, owner, required=(d,), at_least=1.0 - 0.5 * (1.0 - rate))
+            self.scan_spent += ctx.used - used
+            if region is None:
+                ctx.registry.restore(at, mode)
+                self.cut_tried[mode.id] = len(ctx.characterizer.uniform_in(mode.lo, mode.hi)[1])
+            else:
+                self.tried.append(Region(mode.lo, mode.hi, found_at=ctx.used))
+                found.append(region)
         return found
-
