@@ -203,9 +203,9 @@ def best_cut(X: np.ndarray, y: np.ndarray, rng: np.random.Generator,
     """(dim, a, b): the interval of one dim whose queries fail more often than the rest, by the
     largest likelihood ratio, holding at least ``min_inside`` queries that fail at least
     ``min_rate`` of the time - if that ratio beats the best one found with the failures
-    shuffled (``cut_shuffles`` times); else None. For the queries inside a mode that fails less often
-    than a mode should, in the mode's own coordinates: a box on the wrong dims, or on too few,
-    holding a mode that needs one more cut."""
+    shuffled (``cut_shuffles`` times); else None. For the queries inside a mode that fails less
+    often than a mode should, in the mode's own coordinates: a box on the wrong dims, or on too
+    few, holding a mode that needs one more cut."""
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=bool)
     if len(X) < 2 * config.min_inside or y.all() or not y.any():

@@ -215,8 +215,12 @@ class ModeFinder:
         that does not matter refuses the box whatever ``trim`` says, and so does a validated rate
         under ``at_least``."""
         ctx, ch = self.ctx, self.ctx.characterizer
+
+        def holds(region: Region) -> bool:
+            return ctx.validate(region, self.config.samples, self.config.least) and region.failure_rate >= at_least
+
         region = Region(lo, hi, owner=owner, fixed_at=len(ctx.history))
-        if not ctx.validate(region, self.config.samples, self.config.least) or region.failure_rate < at_least:
+        if not holds(region):
             region.found_at = ctx.used
             self.tried.append(region)
             return None
@@ -230,7 +234,7 @@ class ModeFinder:
                 wlo, whi = -np.ones_like(lo), np.ones_like(hi)
                 wlo[keep], whi[keep] = lo[keep], hi[keep]
                 region = Region(wlo, whi, owner=owner, fixed_at=len(ctx.history))
-                if not ctx.validate(region, self.config.samples, self.config.least) or region.failure_rate < at_least:
+                if not holds(region):
                     self.tried.append(Region(lo, hi, found_at=ctx.used))
                     return None
         return ctx.accept(region)
