@@ -17,8 +17,8 @@ uses another pretrained policy (``examiner pretrain``).
 
 **Learning does not win, as measured** (held-out realistic landscapes 100-109 over
 ``scenes/search_all.yaml``, one seed each; ``assets/policies/README.md``): at 600 queries recall
-0.51 pretrained and fine-tuned, 0.51 pretrained and frozen, 0.49 untrained, against 0.53 for
-``lse``; at 1500, 0.76, 0.80 and 0.70 against 0.79. Fine-tuning online over one search moves
+0.51 pretrained and fine-tuned, 0.51 pretrained and frozen, 0.49 untrained, against 0.54 for
+``lse``; at 1500, 0.84, 0.85 and 0.79 against 0.86. Fine-tuning online over one search moves
 the weights by about 0.002 (some 300 gradient steps at learning rate 1e-4), which changes few
 choices. Pretraining (138 searches, 20,000 agent steps) raised the modes found per training
 search from 4.3 (first ten) to 4.8 (last ten), on different landscapes each, and carried over to
