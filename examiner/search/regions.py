@@ -155,10 +155,12 @@ class RegionRegistry:
         self.regions.append(region)
         return region
 
-    def remove(self, region: Region) -> int:
-        """Takes a region out (while a narrower one is tried in its place); returns where it was."""
-        at = next(i for i, r in enumerate(self.regions) if r is region)
-        del self.regions[at]
+    def remove(self, region: Region) -> int | None:
+        """Takes a region out (while a narrower one is tried in its place); returns where it was,
+        or None when it is no longer held (another took its place)."""
+        at = next((i for i, r in enumerate(self.regions) if r is region), None)
+        if at is not None:
+            del self.regions[at]
         return at
 
     def restore(self, at: int, region: Region) -> None:

@@ -260,9 +260,9 @@ class ModeFinder:
             if region is not None:
                 found.append(region)
         for mode, lo, hi, d, rate in self.sharpened() if due else []:
-            if not any(r is mode for r in ctx.registry.regions):
-                continue  # a cut confirmed meanwhile took its place
             used, at = ctx.used, ctx.registry.remove(mode)
+            if at is None:
+                continue  # a cut confirmed meanwhile took its place
             at_least = 1.0 - (1.0 - self.config.sharpen_gain) * (1.0 - rate)
             region = self.confirm(lo, hi, owner, required=(d,), at_least=at_least)
             self.scan_spent += ctx.used - used
