@@ -196,7 +196,7 @@ def benchmark(model: Optional[str] = typer.Option(None, help=MODEL_HELP + " (or 
     with console.status("benchmarking...") as status:
         doc = run(model, space, budget, seeds, out, agents, names,
                   progress=lambda s, k: status.update(f"benchmarking: {s}, seed {k}"), family=family,
-                  landscapes=landscapes, first_landscape=first_landscape)
+                  landscapes=landscapes, first_landscape=first_landscape, policy=policy)
     planted = doc["planted_regions"] is not None
     cols = ["strategy", "runs", "regions", "first region at"] + (
         ["recall", "precision", "IoU (mode dims)", "spurious dims", "bounded dims"] if planted else [])

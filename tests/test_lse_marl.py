@@ -228,6 +228,19 @@ def test_pretrain_writes_a_policy_that_marl_and_its_ablation_load(land, tmp_path
                        tensorboard=False, policy=None if variant == "marl-untrained" else policy)
         assert r["queries_used"] == 160 and r["regions"], variant
         assert json.loads((tmp_path / variant / "run.json").read_text())["strategy"] == variant
+    # the benchmark hands the policy to the variants that start from one, and only to them
+    from examiner.search.benchmark import benchmark
+
+    doc = benchmark(model, land / "space.yaml", 96, 1, tmp_path / "bench", agents=2,
+                    strategies=("marl-frozen", "marl-untrained"), policy=policy)
+    assert doc["policy"] == str(policy)
+    used = {v: json.loads((tmp_path / "bench" / f"{v}_seed0" / "run.json").read_text()).get("policy")
+            for v in ("marl-frozen", "marl-untrained")}
+    assert used == {"marl-frozen": str(policy), "marl-untrained": None}
+    for strategies, bad in ((("marl",), tmp_path / "missing.zip"), (("lse",), policy)):
+        with pytest.raises(ParamError, match="--policy"):
+            benchmark(model, land / "space.yaml", 96, 1, tmp_path / "refused", strategies=strategies, policy=bad)
+        assert not (tmp_path / "refused").exists()
     with pytest.raises(ParamError, match="--out"):
         pretrain(land / "space.yaml", tmp_path / "policy.pt", landscapes=1, budget=96, timesteps=128)
     with pytest.raises(ParamError, match="--landscapes"):

@@ -26,14 +26,26 @@ def _mean_sd(values: list) -> tuple[float | None, float | None]:
 
 def benchmark(model: str | None, space: str | Path, budget: int, seeds: int, out: str | Path, agents: int = 4,
               strategies: tuple[str, ...] = STRATEGIES, progress=None, family: str | None = None,
-              landscapes: int = 10, first_landscape: int = 0) -> dict:
-    """``model`` (a spec), or ``family`` with ``landscapes`` seeds from ``first_landscape``."""
+              landscapes: int = 10, first_landscape: int = 0, policy: str | Path | None = None) -> dict:
+    """``model`` (a spec), or ``family`` with ``landscapes`` seeds from ``first_landscape``.
+    ``policy``: the pretrained policy the marl variants that start from one use (``marl``,
+    ``marl-frozen``; default: the shipped one)."""
     from examiner.landscape import landscape, write_landscape
     from examiner.models import load_model
     from examiner.models.planted import PlantedModel
+    from examiner.search.marl import VARIANTS
     from examiner.search.scoring import score_run
     from examiner.search_space import SearchSpace
+    from synthgen.errors import ParamError
 
+    def pretrained(strategy: str) -> bool:
+        return VARIANTS.get(strategy, ("",))[0] == "pretrained"
+
+    if policy is not None:  # before any search runs
+        if not any(pretrained(s) for s in strategies):
+            raise ParamError("--policy", f"only marl and marl-frozen use a policy, not {', '.join(strategies)}")
+        if not Path(policy).is_file():
+            raise ParamError("--policy", f"no such file: {policy} (make it with examiner pretrain)")
     out = Path(out)
     search = SearchSpace.from_yaml(space)
     if family is not None:
@@ -53,7 +65,8 @@ def benchmark(model: str | None, space: str | Path, budget: int, seeds: int, out
                 if progress:
                     progress(strategy, seed if land is None else f"{seed}, landscape {land}")
                 name = f"{strategy}_seed{seed}" + ("" if land is None else f"_landscape{land}")
-                r = run_search(spec, space, strategy, budget, out / name, agents, seed, model_obj=mut, tensorboard=False)
+                r = run_search(spec, space, strategy, budget, out / name, agents, seed, model_obj=mut, tensorboard=False,
+                               policy=policy if pretrained(strategy) else None)
                 row = {"strategy": strategy, "seed": seed, "landscape": land, "regions": len(r["regions"]),
                        "queries_used": r["queries_used"], "base_rate": r["base_rate"],
                        "regions_per_1000": 1000.0 * len(r["regions"]) / max(r["queries_used"], 1),
@@ -80,6 +93,7 @@ def benchmark(model: str | None, space: str | Path, budget: int, seeds: int, out
         summary.append(s)
     doc = {"model": model, "family": family, "landscapes": list(range(first_landscape, first_landscape + landscapes))
            if family else None, "space": str(space), "budget": budget, "seeds": seeds, "agents": agents,
+           "policy": None if policy is None else str(policy),
            "planted_regions": statistics.mean(r["planted_modes"] for r in runs) if scored else None,
            "summary": summary, "runs": runs}
     write_atomic(out / "benchmark.json", json_bytes(doc))
