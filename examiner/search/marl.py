@@ -12,19 +12,21 @@ rewarded for failures no known mode explains and for every mode confirmed.
 
 Variants (the ablation ``examiner benchmark`` prints): ``marl`` (the shipped pretrained policy,
 fine-tuned online), ``marl-frozen`` (the pretrained policy, no updates), ``marl-untrained`` (the
-same network, freshly initialized, fine-tuned online). ``--policy FILE`` (``examiner search``)
+same network, freshly initialized, fine-tuned online). ``--policy FILE`` (``examiner search``,
+``examiner benchmark``)
 uses another pretrained policy (``examiner pretrain``).
 
 **Learning does not win, as measured** (held-out realistic landscapes 100-109 over
-``scenes/search_all.yaml``, one seed each; ``assets/policies/README.md``): at 600 queries recall
-0.51 pretrained and fine-tuned, 0.51 pretrained and frozen, 0.49 untrained, against 0.54 for
-``lse``; at 1500, 0.84, 0.85 and 0.79 against 0.86. Fine-tuning online over one search moves
-the weights by about 0.002 (some 300 gradient steps at learning rate 1e-4), which changes few
-choices. Pretraining (138 searches, 20,000 agent steps) raised the modes found per training
-search from 4.3 (first ten) to 4.8 (last ten), on different landscapes each, and carried over to
-held-out ones little (0.51 against 0.49 at 600 queries). Most of what every variant finds comes
-from the shared surrogate, scan and confirmation, which the agents do not choose. So ``lse``
-is the default strategy; ``marl`` stays as the learning path - the environment, the policy and the
+``scenes/search_all.yaml``; ``assets/policies/README.md``): at 600 queries (3 seeds) recall
+0.51 pretrained and fine-tuned, 0.53 pretrained and frozen, 0.52 untrained, against 0.48 for
+``lse``; at 1500 (1 seed), 0.80, 0.78 and 0.79 against 0.86. Fine-tuning online over one search
+moves the weights by about 0.002 (some 300 gradient steps at learning rate 1e-4), which changes
+few choices. Pretraining (139 searches, 20,000 agent steps) did not raise the modes found per
+training search (4.7 in the first ten, 4.2 in the last ten, on different landscapes each); three
+times as long (60,000 steps: 4.7 to 5.2) gave the same recall on the tuning landscapes as the
+untrained network (0.52 at 600 queries). Most of what every variant finds comes from the shared
+surrogate, scan and confirmation, which the agents do not choose. So ``lse`` (the best at 1500
+queries) is the default strategy; ``marl`` stays as the learning path - the environment, the policy and the
 pretraining are the real thing - for anyone with the compute to train it longer."""
 
 from __future__ import annotations
