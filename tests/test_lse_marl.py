@@ -247,5 +247,6 @@ def test_pretrain_writes_a_policy_that_marl_and_its_ablation_load(land, tmp_path
         pretrain(land / "space.yaml", tmp_path / "p.zip", landscapes=0)
     with pytest.raises(ParamError, match="--policy"):
         run_search(model, land / "space.yaml", "marl", 50, tmp_path / "none", policy=tmp_path / "missing.zip")
-    with pytest.raises(ParamError, match="--policy"):
-        run_search(model, land / "space.yaml", "lse", 50, tmp_path / "lse", policy=policy)
+    for strategy in ("lse", "marl-untrained"):  # the untrained network would ignore it
+        with pytest.raises(ParamError, match="--policy"):
+            run_search(model, land / "space.yaml", strategy, 50, tmp_path / strategy, policy=policy)

@@ -33,16 +33,13 @@ def benchmark(model: str | None, space: str | Path, budget: int, seeds: int, out
     from examiner.landscape import landscape, write_landscape
     from examiner.models import load_model
     from examiner.models.planted import PlantedModel
-    from examiner.search.marl import VARIANTS
+    from examiner.search.marl import uses_policy
     from examiner.search.scoring import score_run
     from examiner.search_space import SearchSpace
     from synthgen.errors import ParamError
 
-    def pretrained(strategy: str) -> bool:
-        return VARIANTS.get(strategy, ("",))[0] == "pretrained"
-
     if policy is not None:  # before any search runs
-        if not any(pretrained(s) for s in strategies):
+        if not any(uses_policy(s) for s in strategies):
             raise ParamError("--policy", f"only marl and marl-frozen use a policy, not {', '.join(strategies)}")
         if not Path(policy).is_file():
             raise ParamError("--policy", f"no such file: {policy} (make it with examiner pretrain)")
@@ -66,7 +63,7 @@ def benchmark(model: str | None, space: str | Path, budget: int, seeds: int, out
                     progress(strategy, seed if land is None else f"{seed}, landscape {land}")
                 name = f"{strategy}_seed{seed}" + ("" if land is None else f"_landscape{land}")
                 r = run_search(spec, space, strategy, budget, out / name, agents, seed, model_obj=mut, tensorboard=False,
-                               policy=policy if pretrained(strategy) else None)
+                               policy=policy if uses_policy(strategy) else None)
                 row = {"strategy": strategy, "seed": seed, "landscape": land, "regions": len(r["regions"]),
                        "queries_used": r["queries_used"], "base_rate": r["base_rate"],
                        "regions_per_1000": 1000.0 * len(r["regions"]) / max(r["queries_used"], 1),

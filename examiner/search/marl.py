@@ -13,8 +13,7 @@ rewarded for failures no known mode explains and for every mode confirmed.
 Variants (the ablation ``examiner benchmark`` prints): ``marl`` (the shipped pretrained policy,
 fine-tuned online), ``marl-frozen`` (the pretrained policy, no updates), ``marl-untrained`` (the
 same network, freshly initialized, fine-tuned online). ``--policy FILE`` (``examiner search``,
-``examiner benchmark``)
-uses another pretrained policy (``examiner pretrain``).
+``examiner benchmark``) uses another pretrained policy (``examiner pretrain``).
 
 **Learning does not win, as measured** (held-out realistic landscapes 100-109 over
 ``scenes/search_all.yaml``; ``assets/policies/README.md``): at 600 queries (3 seeds) recall
@@ -43,6 +42,11 @@ from examiner.search.strategy import Strategy
 #: the policy ``examiner pretrain`` made (``assets/policies/make_marl.sh``)
 POLICY_FILE = Path(__file__).resolve().parents[2] / "assets" / "policies" / "marl.zip"
 VARIANTS = {"marl": ("pretrained", True), "marl-frozen": ("pretrained", False), "marl-untrained": ("untrained", True)}
+
+
+def uses_policy(strategy: str) -> bool:
+    """Whether ``strategy`` starts from a pretrained policy file (``--policy``)."""
+    return VARIANTS.get(strategy, ("untrained",))[0] == "pretrained"
 
 
 def ppo_settings(n_agents: int, online: bool) -> dict:

@@ -52,8 +52,10 @@ def run_search(model: str, space: str | Path, strategy: str, budget: int, out: s
                 "validation": {"samples": validation.samples, "threshold": validation.threshold}}
     chosen = {"policy": policy} if policy is not None else {}
     if chosen:
-        if not strategy.startswith("marl"):
-            raise ParamError("--policy", f"only marl uses a policy, not {strategy}")
+        from examiner.search.marl import uses_policy
+
+        if not uses_policy(strategy):
+            raise ParamError("--policy", f"only marl and marl-frozen use a policy, not {strategy}")
         settings["policy"] = str(policy)
     make_strategy(strategy, agents, **chosen)  # unknown names and files fail before anything is written
     replay: list[dict] = []
