@@ -33,16 +33,12 @@ def benchmark(model: str | None, space: str | Path, budget: int, seeds: int, out
     from examiner.landscape import landscape, write_landscape
     from examiner.models import load_model
     from examiner.models.planted import PlantedModel
-    from examiner.search.marl import uses_policy
+    from examiner.search.marl import check_policy, uses_policy
     from examiner.search.scoring import score_run
     from examiner.search_space import SearchSpace
-    from synthgen.errors import ParamError
 
     if policy is not None:  # before any search runs
-        if not any(uses_policy(s) for s in strategies):
-            raise ParamError("--policy", f"only marl and marl-frozen use a policy, not {', '.join(strategies)}")
-        if not Path(policy).is_file():
-            raise ParamError("--policy", f"no such file: {policy} (make it with examiner pretrain)")
+        check_policy(strategies, policy)
     out = Path(out)
     search = SearchSpace.from_yaml(space)
     if family is not None:

@@ -25,8 +25,8 @@ training search (4.7 in the first ten, 4.2 in the last ten, on different landsca
 times as long (60,000 steps: 4.7 to 5.2) gave the same recall on the tuning landscapes as the
 untrained network (0.52 at 600 queries). Most of what every variant finds comes from the shared
 surrogate, scan and confirmation, which the agents do not choose. So ``lse`` (the best at 1500
-queries) is the default strategy; ``marl`` stays as the learning path - the environment, the policy and the
-pretraining are the real thing - for anyone with the compute to train it longer."""
+queries) is the default strategy; ``marl`` stays as the learning path - the environment, the
+policy and the pretraining are the real thing - for anyone with the compute to train it longer."""
 
 from __future__ import annotations
 
@@ -47,6 +47,17 @@ VARIANTS = {"marl": ("pretrained", True), "marl-frozen": ("pretrained", False), 
 def uses_policy(strategy: str) -> bool:
     """Whether ``strategy`` starts from a pretrained policy file (``--policy``)."""
     return VARIANTS.get(strategy, ("untrained",))[0] == "pretrained"
+
+
+def check_policy(strategies, policy: str | Path) -> None:
+    """Refuses a ``--policy`` that none of ``strategies`` reads, or a file that is not there."""
+    from synthgen.errors import ParamError
+
+    if not any(uses_policy(s) for s in strategies):
+        readers = " and ".join(v for v in VARIANTS if uses_policy(v))
+        raise ParamError("--policy", f"only {readers} use a policy, not {', '.join(strategies)}")
+    if not Path(policy).is_file():
+        raise ParamError("--policy", f"no such file: {policy} (make it with examiner pretrain)")
 
 
 def ppo_settings(n_agents: int, online: bool) -> dict:
@@ -106,8 +117,8 @@ class MarlSearch(Strategy):
         self.name = variant
         self.start, self.online = VARIANTS[variant]
         self.policy = Path(policy) if policy else POLICY_FILE
-        if self.start == "pretrained" and not self.policy.is_file():
-            raise ParamError("--policy", f"no such file: {self.policy} (make it with examiner pretrain)")
+        if self.start == "pretrained":
+            check_policy((variant,), self.policy)
         self.config = config
         self.tensorboard = tensorboard
 

@@ -52,10 +52,9 @@ def run_search(model: str, space: str | Path, strategy: str, budget: int, out: s
                 "validation": {"samples": validation.samples, "threshold": validation.threshold}}
     chosen = {"policy": policy} if policy is not None else {}
     if chosen:
-        from examiner.search.marl import uses_policy
+        from examiner.search.marl import check_policy
 
-        if not uses_policy(strategy):
-            raise ParamError("--policy", f"only marl and marl-frozen use a policy, not {strategy}")
+        check_policy((strategy,), policy)
         settings["policy"] = str(policy)
     make_strategy(strategy, agents, **chosen)  # unknown names and files fail before anything is written
     replay: list[dict] = []
