@@ -3,15 +3,17 @@ real model.
 
 Throughput: queries/s through the Evaluator (render + predict + score, as a search or
 ``examiner eval`` spends them) on studio samples, at batch 1 and 16, and the share of a query's
-time inside the model's ``predict`` (the rest is rendering and scoring). Adapters: ``mediapipe``
-(BlazePose), ``torch`` (the heatmap baseline: ``--torch CKPT``, or else an untrained network of
-the default config - the weights do not change its speed), ``onnx`` (that network exported,
-when onnx and onnxruntime are installed).
+time inside the model's ``predict``. The rest is rendering and scoring: with a model that
+predicts each image on its own (BlazePose), the renderer's threads pose, dress and label the
+next images while it predicts, so at batch 16 the rest is what rendering adds to a query's wall
+time. Adapters: ``mediapipe`` (BlazePose), ``torch`` (the heatmap baseline: ``--torch CKPT``, or
+else an untrained network of the default config - the weights do not change its speed),
+``onnx`` (that network exported, when onnx and onnxruntime are installed).
 Realism: BlazePose on each scene preset (``examiner eval``, ``-n`` samples each, seed 0):
 detection rate, failure rate (OKS < 0.5 or no person), PCK@0.1 of the box (a miss scores 0, and
 on detections only) and mean OKS. Each scene's worst examples go to ``--out/SCENE/worst.png``.
 
-    python benchmarks/evaluate.py [--queries 32] [-n 128] [--torch CKPT]
+    python benchmarks/evaluate.py [--queries 32] [--repeats 3] [-n 128] [--torch CKPT]
         [--scenes studio,full,outdoor,occlusion,extreme] [--out out/bench_evaluate]
         [--json benchmarks/results/evaluate.json]
 """
@@ -36,11 +38,14 @@ WARMUP = 2  # queries per run before the clock starts (first render, first model
 
 
 class Timed(ModelUnderTest):
-    """A model under test that adds up the seconds spent in its ``predict``."""
+    """A model under test that adds up the seconds spent in its ``predict``; ``whole_batches``:
+    the Evaluator hands it each batch once every image is rendered, as for a model whose
+    predictions depend on the batch, instead of each image as soon as it is drawn."""
 
-    def __init__(self, inner: ModelUnderTest):
+    def __init__(self, inner: ModelUnderTest, whole_batches: bool = False):
         self.inner, self.name, self.seconds = inner, inner.name, 0.0
         self.needs_image, self.has_3d = inner.needs_image, inner.has_3d
+        self.per_image = inner.per_image and not whole_batches
 
     def predict(self, images, infos=None):
         t0 = time.perf_counter()
@@ -70,16 +75,21 @@ def adapters(torch_ckpt: str | None, tmp: Path) -> list[tuple[str, ModelUnderTes
     return out
 
 
-def throughput(models: list[tuple[str, ModelUnderTest]], queries: int) -> list[dict]:
+def throughput(models: list[tuple[str, ModelUnderTest]], queries: int, repeats: int) -> list[dict]:
+    """Every (adapter, batch) timed ``repeats`` times, the runs interleaved (so a slow spell of
+    the machine falls on all of them alike); the rows give the mean."""
     from examiner.evaluate import Evaluator
     from examiner.scene_eval import draw_params, scene_spaces
 
     draw_space, search = scene_spaces("scenes/studio.yaml")
     params, seeds = draw_params(draw_space, WARMUP + queries, seed=0)
-    rows = []
-    for name, model in models:
-        for batch in BATCHES:
-            timed = Timed(model)
+    runs = [(name, model, batch, False) for name, model in models for batch in BATCHES]
+    # a per-image model's images predicted as they are drawn (above), and after the whole batch
+    runs += [(f"{name} (whole batches)", model, BATCHES[-1], True) for name, model in models if model.per_image]
+    seconds = {i: [] for i in range(len(runs))}
+    for _ in range(repeats):
+        for i, (name, model, batch, whole_batches) in enumerate(runs):
+            timed = Timed(model, whole_batches)
             evaluator = Evaluator(timed, search, seed=0, batch_size=batch, cache=False)
             evaluator.evaluate(params[:WARMUP], seeds[:WARMUP])
             timed.seconds = 0.0
@@ -87,11 +97,16 @@ def throughput(models: list[tuple[str, ModelUnderTest]], queries: int) -> list[d
             for start in range(WARMUP, WARMUP + queries, batch):
                 end = min(start + batch, WARMUP + queries)
                 evaluator.evaluate(params[start:end], seeds[start:end])
-            total = time.perf_counter() - t0
-            rows.append({"adapter": name, "batch": batch, "queries": queries, "queries_per_s": queries / total,
-                         "ms_per_query": 1000 * total / queries, "model_ms": 1000 * timed.seconds / queries,
-                         "model_share": timed.seconds / total, "render_share": 1 - timed.seconds / total})
-            print(f"# {name} at batch {batch}: {queries / total:.2f} queries/s", flush=True)
+            seconds[i].append((time.perf_counter() - t0, timed.seconds))
+            print(f"# {name} at batch {batch}: {queries / seconds[i][-1][0]:.2f} queries/s", flush=True)
+    rows = []
+    for i, (name, _, batch, _) in enumerate(runs):
+        total = sum(t for t, _ in seconds[i]) / repeats
+        model_s = sum(m for _, m in seconds[i]) / repeats
+        rows.append({"adapter": name, "batch": batch, "queries": queries, "repeats": repeats,
+                     "queries_per_s": queries / total, "ms_per_query": 1000 * total / queries,
+                     "model_ms": 1000 * model_s / queries, "model_share": model_s / total,
+                     "render_share": 1 - model_s / total})
     return rows
 
 
@@ -118,24 +133,27 @@ def realism(scenes: list[str], n: int, out: Path) -> list[dict]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--queries", type=int, default=32, help="timed queries per adapter and batch size")
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs of each (interleaved); the table gives the mean")
     ap.add_argument("-n", type=int, default=128, help="samples per scene preset")
     ap.add_argument("--torch", default=None, help="baseline checkpoint (default: an untrained network)")
     ap.add_argument("--scenes", default="studio,full,outdoor,occlusion,extreme")
     ap.add_argument("--out", default="out/bench_evaluate")
     ap.add_argument("--json", default="benchmarks/results/evaluate.json")
     args = ap.parse_args()
+    if args.repeats < 1:
+        ap.error(f"--repeats must be at least 1, got {args.repeats}")
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         models = adapters(args.torch, Path(tmp))
         try:
-            speed = throughput(models, args.queries)
+            speed = throughput(models, args.queries, args.repeats)
         finally:
             for _, m in models:
                 m.close()
     scenes = [s.strip() for s in args.scenes.split(",") if s.strip()]
     real = realism(scenes, args.n, Path(args.out))
     command = " ".join(["python benchmarks/evaluate.py", *sys.argv[1:]])
-    report(f"examiner queries/s per adapter ({args.queries} studio queries, render + predict + score)", command,
+    report(f"examiner queries/s per adapter ({args.queries} studio queries, render + predict + score; mean of {args.repeats} runs)", command,
            [("adapter", "adapter", ""), ("batch", "batch", "d"), ("queries_per_s", "queries/s", ".2f"),
             ("ms_per_query", "ms/query", ".0f"), ("model_ms", "model ms", ".1f"),
             ("render_share", "render+score", ".0%"), ("model_share", "model", ".0%")],

@@ -174,8 +174,9 @@ class Evaluator:
             if self.pool is not None:
                 answers = self.pool.answer(fulls, seeds)
             else:
+                streamed = self.model if getattr(self.model, "per_image", False) else None
                 with one_torch_thread():  # the same bytes as a pool's single-threaded workers
-                    answers = render_truths(self.renderer, fulls, seeds)
+                    answers = render_truths(self.renderer, fulls, seeds, streamed)
             truths = [a.get("truth") for a in answers]
             images = [a.get("image") for a in answers]
             failures = {j: a["error"] for j, a in enumerate(answers) if "error" in a}

@@ -24,18 +24,28 @@ from synthgen.workers import init_worker, ray_session, set_thread_env
 
 
 # --- one query's work, the same in the search's process and in a worker ---------------------------
-def render_truths(renderer, fulls: list[dict], seeds: list[int]) -> list[dict]:
+def render_truths(renderer, fulls: list[dict], seeds: list[int], model: ModelUnderTest | None = None) -> list[dict]:
     """Per full parameter dict: {'truth': ground truth for scoring, 'image': RGB}, or
     {'error': ('render_error', message)} for a point that cannot render (it is recorded). The
-    renders overlap (``Renderer.render_many``)."""
+    renders overlap (``Renderer.render_many``). With a ``model`` (one that predicts each image
+    on its own, ``ModelUnderTest.per_image``), each image is also predicted ('pred', or 'error'
+    for the model's failure) as soon as it is drawn, while the next ones are posed, dressed
+    and labelled on the renderer's other threads."""
     answers = []
     for s, seed in zip(renderer.render_many(zip(fulls, seeds), errors=True), seeds):
         if isinstance(s, Exception):
             answers.append({"error": ("render_error", describe_error(s))})
             continue
         info = SampleInfo(s.params, s.keypoints2d.astype(np.float64), s.visibility, s.bbox, seed, derived_factors(s))
-        answers.append({"truth": {"info": info, "area": float(s.mask_visible.sum()), "keypoints3d": s.keypoints3d},
-                        "image": s.image})
+        out = {"truth": {"info": info, "area": float(s.mask_visible.sum()), "keypoints3d": s.keypoints3d},
+               "image": s.image}
+        if model is not None:
+            preds, errs = predict_batch(model, [s.image], [info], *s.image.shape[:2])
+            if errs:
+                out["error"] = errs[0]
+            else:
+                out["pred"] = preds[0]
+        answers.append(out)
     return answers
 
 
@@ -84,15 +94,7 @@ class _Worker:
         self.model = load_model(model_spec) if model_spec else None
 
     def answer(self, full: dict, seed: int) -> dict:
-        out = render_truths(self.renderer, [full], [seed])[0]
-        if self.model is not None and "error" not in out:
-            preds, errs = predict_batch(self.model, [out["image"]], [out["truth"]["info"]],
-                                        self.config.height, self.config.width)
-            if errs:
-                out["error"] = errs[0]
-            else:
-                out["pred"] = preds[0]
-        return out
+        return render_truths(self.renderer, [full], [seed], self.model)[0]
 
 
 _WORKER: _Worker | None = None

@@ -44,6 +44,14 @@ per_image.per_image = True
 
 def batched(images):
     return _guess(images)
+
+EVENTS = []
+
+def recording(images):
+    EVENTS.append(("predict", len(images)))
+    return _guess(images)
+
+recording.per_image = True
 '''
 
 
@@ -96,3 +104,29 @@ def test_eval_is_the_same_for_any_worker_count(setup):
         lines.append(rows)
     assert len(lines[0]) == 24 and lines[0] == lines[1]
     assert (setup / "eval_1" / "worst.png").read_bytes() == (setup / "eval_2" / "worst.png").read_bytes()
+
+
+def test_a_per_image_model_predicts_each_image_as_soon_as_it_is_drawn(setup, monkeypatch):
+    """In the search's own process, a per-image model predicts each image between two draws (the
+    next images are posed, dressed and labelled meanwhile), and the queries are the same as the
+    same model's on whole batches."""
+    from examiner.evaluate import Evaluator
+    from examiner.models import load_model
+    from examiner.search_space import SearchSpace
+    from synthgen.render.renderer import Renderer
+
+    search = SearchSpace.from_yaml(setup / "space.yaml")
+    X = np.random.default_rng(0).uniform(-1, 1, (12, 3))
+    model = load_model("python:pool_models:recording")
+    events = sys.modules["pool_models"].EVENTS
+    draw = Renderer._draw
+    monkeypatch.setattr(Renderer, "_draw", lambda self, *a: events.append(("draw", 1)) or draw(self, *a))
+    streamed = Evaluator(model, search, seed=3, batch_size=6).evaluate_vectors(X)
+    assert events == [("draw", 1), ("predict", 1)] * 12
+    events.clear()
+    model.per_image = False
+    batched = Evaluator(model, search, seed=3, batch_size=6).evaluate_vectors(X)
+    assert events == [("draw", 1)] * 6 + [("predict", 6)] + [("draw", 1)] * 6 + [("predict", 6)]
+    strip = [{k: v for k, v in vars(q).items() if k != "seconds"} for q in streamed]
+    assert strip == [{k: v for k, v in vars(q).items() if k != "seconds"} for q in batched]
+    assert 0 < sum(q.failed for q in streamed) < 12
