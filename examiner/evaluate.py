@@ -58,7 +58,8 @@ class Evaluator:
     def __init__(self, model: ModelUnderTest, search: SearchSpace, seed: int = 0, batch_size: int = 16,
                  cache: bool = True, pool=None):
         """``pool``: a ``QueryPool`` that renders (and, for per-image models, predicts) in
-        parallel; None renders here, one query after another."""
+        parallel; None renders here (``render_truths``: the renders of a batch overlap, and a
+        per-image model predicts each image as soon as it is drawn)."""
         self.model = model
         self.search = search
         self.space = search.space
