@@ -443,3 +443,29 @@ def test_a_bound_widened_around_a_tight_one_may_move_its_near_face_within_the_re
     lo[d], hi[d] = norm(4.9), norm(5.6)
     new_lo, new_hi = refine_faces(Region(lo, hi), *ctx.queried_failed(), ctx.characterizer)
     assert new_lo[d] == pytest.approx(norm(5), abs=0.05) and new_hi[d] == pytest.approx(norm(7), abs=0.05)
+
+
+def test_the_base_rate_is_measured_on_every_uniform_query_over_the_whole_space(tmp_path, space):
+    """The base sample and every later query drawn uniformly over the whole space measure the base
+    rate and each mode's coverage; points drawn in a smaller box, or not uniformly, do not."""
+    from examiner.evaluate import Evaluator
+    from examiner.models import load_model
+    from examiner.search.context import SearchContext
+
+    model = load_model(_planted(tmp_path, "  - {name: high, bounds: {camera.pitch: [15, 70]}}\n"))
+    ctx = SearchContext(Evaluator(model, SearchSpace.from_yaml(space)), budget=1000, seed=0)
+    rng = np.random.default_rng(1)
+    ctx.draw_base_sample(16)
+    ctx.evaluate_vectors(rng.uniform(-1, 1, (200, 4)), support=(-1.0, 1.0))  # e.g. lse's uniform share
+    high = np.array([0.0, -1, -1, -1]), np.ones(4)
+    ctx.evaluate_vectors(rng.uniform(*high, (100, 4)), support=high)  # uniform in the mode only
+    ctx.evaluate_vectors(np.tile([0.5, 0, 0, 0], (50, 1)) + rng.normal(0, 0.1, (50, 4)))  # not uniform
+    X, failed = ctx.whole_space()
+    assert len(X) == 216 and ctx.base_counts() == (int(failed.sum()), 216)
+    truth = 55 / 110  # the mode's share of the space, where every point fails
+    assert abs(failed.mean() - truth) < 0.1 and ctx.uniform()[0].shape == (16, 4)
+    region = Region(*high)
+    region.fixed_at = 0
+    stats = ctx.characterizer.statistics(region)
+    assert stats["base_rate"] == round(failed.mean(), 4) and stats["failure_rate"] == 1.0
+    assert stats["coverage"] == 1.0 and stats["lift"] == pytest.approx(1 / failed.mean(), abs=0.01)

@@ -42,7 +42,8 @@ class Validation:
 
 def base_samples(budget: int) -> int:
     """Uniform queries every search starts with (the base rate and coverage are measured on
-    them): 4% of the budget, at least 16 and at most 64, never more than a quarter of it."""
+    them and on every later uniform query over the whole space, ``SearchContext.whole_space``):
+    4% of the budget, at least 16 and at most 64, never more than a quarter of it."""
     return min(max(16, round(0.04 * budget)), 64, budget // 4)
 
 
@@ -225,9 +226,18 @@ class SearchContext:
         """The queries of ``uniform()``, in its order."""
         return [self.history[i][1] for i in self._select("uniform")[3]]
 
+    def whole_space(self) -> tuple[np.ndarray, np.ndarray]:
+        """(X (n, D), failed (n,)) of every graded query drawn uniformly over the whole space: the
+        base sample and every later such draw (``lse``'s and ``marl``'s uniform share, ``random``'s
+        points). Each was drawn whatever the answers before it, so together they are one uniform
+        sample of the space, several times the base sample's size."""
+        X, y, S, _ = self.blind()
+        whole = (S[:, 0] <= -1.0).all(1) & (S[:, 1] >= 1.0).all(1)
+        return X[whole], y[whole]
+
     def base_counts(self) -> tuple[int, int]:
-        """(failures, graded queries) of the uniform base sample."""
-        _, y = self.uniform()
+        """(failures, graded queries) of ``whole_space()``: the base rate."""
+        _, y = self.whole_space()
         return int(y.sum()), len(y)
 
     # --- regions -------------------------------------------------------------------------------
