@@ -103,15 +103,28 @@ def test_a_smeared_interior_pocket_keeps_all_three_bounds(land):
     assert hi[[0, 2, 3]] == pytest.approx([0.2, 0.7, 0.5], abs=0.06)
 
 
-def test_a_proposal_that_does_not_hold_costs_few_queries_and_is_not_tried_again(land):
+def test_a_proposal_that_does_not_hold_costs_few_queries_and_waits_ever_longer_to_be_tried_again(land):
+    from examiner.search.regions import Region
     from examiner.search.surrogate_modes import ModeFinder
 
-    ctx = _context(land)
+    ctx = _context(land, budget=4000)
     finder = ModeFinder(ctx)
     wrong = BoxSurrogate([-1, -1, -1, -1, -1], [1, 1, -0.6, 1, 1])  # the elbow: no planted mode there
     assert finder.find(wrong, owner="test") == []
     assert ctx.used <= finder.config.samples and not ctx.registry.regions
     assert finder.propose(wrong) == []
+    # after the k-th failure, retry_after * 2^(k-1) queries pass before it is tried again
+    box = Region(np.array([-1.0, -1, -1, -1, -1]), np.array([1.0, 1, -0.6, 1, 1]))
+    failed = 0
+    for _ in range(3):
+        like = [r for r in finder.tried if r.iou(box) >= finder.config.rejected_iou]
+        assert len(like) > failed  # each try that fails counts
+        failed = len(like)
+        ctx.used = max(r.found_at for r in like) + finder.config.retry_after * 2 ** (failed - 1) - 1
+        assert finder.propose(wrong) == []
+        ctx.used += 1
+        assert len(finder.propose(wrong)) == 1
+        assert finder.find(wrong, owner="test") == []
 
 
 def test_lse_finds_both_modes_and_is_deterministic(land, tmp_path):

@@ -68,7 +68,8 @@ class ModeFinding:
     least: int = 8  # ... and decides on at least this many (12 measured worse: recall 0.49 vs 0.53)
     min_queries: int = 0  # no proposal before the search has made this many queries
     rejected_iou: float = 0.5  # a box this close to one that failed is not tried again ...
-    retry_after: int = 150  # ... until this many more queries were made (0: never), and at most twice
+    retry_after: int = 150  # ... until this many more queries were made (0: never), twice as many after
+    # each further failure
     scan: ScanConfig | None = field(default_factory=ScanConfig)  # boxes from the queries themselves
     # (``scan.py``: the modes on three dims at once a forest does not see); None: the surrogate's only
     scan_every: int = 64  # queries between two scans
@@ -182,13 +183,16 @@ class ModeFinder:
         return out
 
     def _blocked(self, box: Region) -> bool:
-        """A box like one that failed (IoU at least ``rejected_iou``): not tried again until
-        ``retry_after`` more queries have been made, and never a third time."""
+        """A box like k that failed (IoU at least ``rejected_iou``): not tried again until
+        ``retry_after`` times 2^(k-1) more queries have been made since the last of them (a
+        search of n queries retries a box at most about log2(n / retry_after) times; a box the
+        queries point to ever more clearly is never given up for good)."""
         c = self.config
         like = [r for r in self.tried if box.iou(r) >= c.rejected_iou]
         if not like:
             return False
-        return not c.retry_after or len(like) >= 2 or any(self.ctx.used - r.found_at < c.retry_after for r in like)
+        wait = c.retry_after * 2 ** (len(like) - 1)
+        return not c.retry_after or self.ctx.used - max(r.found_at for r in like) < wait
 
     def _prune(self, p: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The box without the bounds whose relaxation barely matters to the surrogate: relaxing
