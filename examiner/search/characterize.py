@@ -358,11 +358,11 @@ class Characterizer:
         matters."""
         ctx = self.ctx
         k, n = self.counts(region.lo, region.hi, since=region.fixed_at)
-        base_k, base_n = ctx.base_counts()
-        base = base_k / base_n if base_n else None
-        # coverage: the share of all failures the mode holds; from the whole space's uniform
-        # points where there are enough of them, else its volume times its rate over the base rate
+        # the base rate, and coverage (the share of all failures the mode holds), from the whole
+        # space's uniform points (``ctx.base_counts``); coverage, where they hold too few
+        # failures, is the mode's volume times its rate over the base rate
         Xu, yu = ctx.whole_space()
+        base = float(yu.mean()) if len(yu) else None
         if len(Xu) and yu.sum() >= 20:
             coverage = float((self.inside(Xu, region.lo, region.hi) & yu.astype(bool)).sum() / yu.sum())
         else:
