@@ -127,6 +127,26 @@ def test_budget_is_exact_with_validation_included(toy, tmp_path):
     assert set(doc) >= {"strategy", "model", "space", "seed", "budget", "queries_used", "regions"}
 
 
+def test_a_strategy_object_runs_in_place_of_the_named_one(toy, tmp_path):
+    """A benchmark's own rule (``strategy_obj``) gets the search's context and budget, and its
+    name, not a shipped strategy's, goes into run.json and failures.json."""
+    from examiner.search.strategy import Strategy
+
+    class FivesAtRandom(Strategy):
+        name = "rule: five at random"
+
+        def run(self, ctx) -> None:
+            self.seen = ctx
+            while True:
+                ctx.evaluate_vectors(ctx.rng.uniform(-1.0, 1.0, (5, ctx.dims)))
+
+    rule = FivesAtRandom(agents=1)
+    r = run_search(f"planted:{toy / 'planted.yaml'}", toy / "space.yaml", rule.name, 60, tmp_path / "r", seed=0,
+                   tensorboard=False, strategy_obj=rule)
+    assert rule.seen.used == r["queries_used"] == 60
+    assert r["strategy"] == json.loads((tmp_path / "r" / "run.json").read_text())["strategy"] == "rule: five at random"
+
+
 def test_bad_arguments_are_named(toy, tmp_path):
     with pytest.raises(ParamError, match="--strategy"):
         make_strategy("annealing")

@@ -36,10 +36,12 @@ def _read_log(path: Path) -> list[dict]:
 def run_search(model: str, space: str | Path, strategy: str, budget: int, out: str | Path, agents: int = 4,
                seed: int = 0, resume: bool = False, validation: Validation = Validation(), progress=None,
                model_obj=None, size: int | None = None, tensorboard: bool = True, workers: int = 1,
-               ray_address: str | None = None, policy: str | Path | None = None) -> dict:
+               ray_address: str | None = None, policy: str | Path | None = None, strategy_obj=None) -> dict:
     """``workers`` > 1 or ``ray_address``: queries render (and per-image models predict) in a
     ``QueryPool``; the result does not depend on either (they are not part of run.json, so a
-    search may resume with another count). ``policy``: marl's pretrained policy file."""
+    search may resume with another count). ``policy``: marl's pretrained policy file.
+    ``strategy_obj``: a ``Strategy`` to run instead of the one ``strategy`` names (which is then
+    only its name in run.json), as ``model_obj`` is for the model: a benchmark's own rule."""
     out = Path(out)
     space = Path(space)
     if not space.is_file():
@@ -56,7 +58,8 @@ def run_search(model: str, space: str | Path, strategy: str, budget: int, out: s
 
         check_policy((strategy,), policy)
         settings["policy"] = str(policy)
-    make_strategy(strategy, agents, **chosen)  # unknown names and files fail before anything is written
+    if strategy_obj is None:
+        make_strategy(strategy, agents, **chosen)  # unknown names and files fail before anything is written
     replay: list[dict] = []
     if (out / RUN).exists():
         if not resume:
@@ -78,7 +81,8 @@ def run_search(model: str, space: str | Path, strategy: str, budget: int, out: s
     evaluator = Evaluator(mut, search, seed=seed, pool=pool)
     t0 = time.perf_counter()
     ctx = SearchContext(evaluator, budget, seed, validation, out / QUERIES, replay, progress)
-    strat = make_strategy(strategy, agents, tensorboard=out / "tensorboard" if tensorboard else None, **chosen)
+    strat = strategy_obj or make_strategy(strategy, agents, tensorboard=out / "tensorboard" if tensorboard else None,
+                                          **chosen)
     try:
         try:
             ctx.draw_base_sample(base_samples(budget))

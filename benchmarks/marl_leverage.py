@@ -1,0 +1,167 @@
+"""How much can ``marl``'s agents' choice matter? Before a policy is trained to pick, measure
+what picking can change: ``marl``'s own environment (``AcquisitionEnv``: the same surrogate,
+candidates, uniform share and mode finder) run with fixed picking rules in place of the policy,
+beside the shipped policy (frozen) picking in the same environment, on planted realistic
+landscapes (``score: direct``, no render). If every rule, good or silly, recalls about as many
+planted modes, no policy over this action can do much better, however it is trained.
+
+"vs uniform" is the mean difference in recall from the uniform choice on the same landscapes
+and seeds, with its standard error. It also prints where each search's queries went: drawn uniformly over the whole space (the
+base sample and the uniform share), the agents' picks, and the queries drawn inside proposed
+boxes to confirm them (validation, relaxation tests, merges), and how many proposals were
+refused.
+
+    python benchmarks/marl_leverage.py [--first 100] [--landscapes 10] [--seeds 3] [--budget 600] [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from report import report
+
+ROOT = Path(__file__).resolve().parents[1]
+#: rule -> what it picks among an agent's candidates (columns of ``acquisition_env.FEATURES``)
+RULES = {
+    "uniform choice": "any candidate, uniformly at random",
+    "straddle": "the highest straddle score (lse's)",
+    "most likely to fail": "the highest predicted failure probability",
+    "farthest from queries": "the largest distance to earlier queries",
+    "near unexplained failures": "the most likely to fail of those drawn near unexplained failures",
+    "shipped policy (frozen)": "the pretrained policy's pick (assets/policies/marl.zip), no updates",
+}
+
+
+def _rule_search(rule: str, agents: int):
+    """A Strategy: marl's environment, with ``rule`` picking for every agent."""
+    from examiner.search.acquisition_env import FEATURES, AcquisitionEnv
+    from examiner.search.strategy import Strategy
+
+    col = {name: i for i, name in enumerate(FEATURES)}
+
+    class RuleSearch(Strategy):
+        name = rule
+
+        def run(self, ctx) -> None:
+            self.ctx = ctx
+            self.env = env = AcquisitionEnv(lambda: ctx, agents, owner="marl")
+            rng = np.random.default_rng([ctx.seed, 5])
+            policy = None
+            if rule.startswith("shipped policy"):
+                import torch
+                from stable_baselines3 import PPO
+
+                from examiner.search.marl import POLICY_FILE
+
+                torch.manual_seed(ctx.seed)
+                policy = PPO.load(POLICY_FILE, device="cpu")
+            obs, _ = env.reset()
+            while True:
+                if policy is not None:
+                    picks, _ = policy.predict(np.stack([obs[a] for a in env.agents]), deterministic=False)
+                    actions = dict(zip(env.agents, (int(p) for p in picks)))
+                else:
+                    actions = {a: self.pick(obs[a].reshape(-1, len(FEATURES)), rng) for a in env.agents}
+                obs, *_ = env.step(actions)
+                if not env.agents:  # fewer than K queries left: the rest go one by one
+                    obs, _ = env.reset()
+
+        @staticmethod
+        def pick(f: np.ndarray, rng: np.random.Generator) -> int:
+            if rule == "uniform choice":
+                return int(rng.integers(len(f)))
+            score = {"straddle": f[:, col["straddle"]], "most likely to fail": f[:, col["failure probability"]],
+                     "farthest from queries": f[:, col["distance to queries"]],
+                     "near unexplained failures": f[:, col["failure probability"]]
+                     + 2.0 * f[:, col["near an unexplained failure"]]}[rule]
+            return int(np.argmax(score))
+
+    return RuleSearch(agents)
+
+
+def one_search(rule: str, landscape_seed: int, seed: int, budget: int, agents: int) -> dict:
+    """Recall and precision of one search, and where its queries went."""
+    from examiner.landscape import landscape, write_landscape
+    from examiner.models import load_model
+    from examiner.search.run import run_search
+    from examiner.search.scoring import score_run
+    from examiner.search_space import SearchSpace
+    from synthgen.workers import one_torch_thread
+
+    space = ROOT / "scenes" / "search_all.yaml"
+    search = SearchSpace.from_yaml(space)
+    with tempfile.TemporaryDirectory() as tmp, one_torch_thread():
+        path = write_landscape(landscape(search.space, "realistic", landscape_seed), Path(tmp) / "planted.yaml")
+        planted = load_model(f"planted:{path}")
+        strategy = _rule_search(rule, agents)
+        result = run_search(f"planted:{path}", space, f"rule: {rule}", budget, Path(tmp) / "run", agents, seed,
+                            model_obj=planted, tensorboard=False, strategy_obj=strategy)
+        score = score_run(result, planted, search.space, seed)
+    _, _, support, _ = strategy.ctx.blind()
+    whole = (support[:, 0] == -1.0).all(1) & (support[:, 1] == 1.0).all(1)
+    picked = np.isnan(support[:, 0, 0])
+    used = max(1, len(support))
+    return {"recall": score["recall"], "precision": score["precision"], "uniform": whole.sum() / used,
+            "picks": picked.sum() / used, "confirming": (~whole & ~picked).sum() / used,
+            "refused": len(strategy.env.finder.tried), "modes": len(result["regions"])}
+
+
+def paired(recall: list[float], reference: list[dict] | None) -> dict:
+    """The mean difference from the uniform choice's recall on the same (landscape, seed) and
+    its standard error."""
+    if not reference:
+        return {"vs_uniform": float("nan"), "vs_uniform_se": float("nan")}
+    diff = [a - b["recall"] for a, b in zip(recall, reference)]
+    return {"vs_uniform": statistics.mean(diff), "vs_uniform_se": statistics.stdev(diff) / len(diff) ** 0.5}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--first", type=int, default=100, help="first realistic landscape (100-109: the held-out ones)")
+    ap.add_argument("--landscapes", type=int, default=10)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--budget", type=int, default=600)
+    ap.add_argument("--agents", type=int, default=4)
+    ap.add_argument("--rules", nargs="+", default=list(RULES), choices=list(RULES))
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="searches run at once, one per process")
+    ap.add_argument("--json", default="benchmarks/results/marl_leverage.json")
+    args = ap.parse_args()
+    sys.path.insert(0, str(ROOT))
+    tasks = [(rule, k, s) for rule in args.rules for s in range(args.seeds)
+             for k in range(args.first, args.first + args.landscapes)]
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(args.jobs) as pool:
+        futures = [pool.submit(one_search, rule, k, s, args.budget, args.agents) for rule, k, s in tasks]
+        done = [f.result() for f in futures]
+    rows = []
+    by_rule = {rule: [d for (r, _, _), d in zip(tasks, done) if r == rule] for rule in args.rules}
+    for rule, runs in by_rule.items():
+        recall = [d["recall"] for d in runs]
+        mean = {k: statistics.mean(d[k] for d in runs) for k in ("uniform", "picks", "confirming", "refused", "modes")}
+        rows.append({"rule": rule, "choice": RULES[rule], "recall": statistics.mean(recall),
+                     "recall_sd": statistics.pstdev(recall),
+                     "precision": statistics.mean(d["precision"] or 0.0 for d in runs), **mean, "runs": len(runs),
+                     "recall_per_run": recall, **paired(recall, by_rule.get("uniform choice"))})
+    command = ("python benchmarks/marl_leverage.py " + f"--first {args.first} --landscapes {args.landscapes} "
+               f"--seeds {args.seeds} --budget {args.budget}")
+    report(f"marl's environment with fixed picking rules: realistic landscapes {args.first}-"
+           f"{args.first + args.landscapes - 1} over scenes/search_all.yaml, {args.budget} queries, {args.seeds} seeds "
+           f"({time.perf_counter() - t0:.0f} s)", command,
+           [("rule", "rule", "s"), ("recall", "recall", ".3f"), ("recall_sd", "sd", ".3f"),
+            ("vs_uniform", "vs uniform", "+.3f"), ("vs_uniform_se", "se", ".3f"), ("precision", "precision", ".3f"), ("modes", "modes", ".1f"), ("uniform", "uniform", ".0%"),
+            ("picks", "picks", ".0%"), ("confirming", "confirming", ".0%"), ("refused", "refused", ".1f")],
+           rows, args.json, landscapes=[args.first, args.first + args.landscapes - 1], seeds=args.seeds,
+           budget=args.budget)
+
+
+if __name__ == "__main__":
+    main()
