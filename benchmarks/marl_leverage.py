@@ -3,13 +3,13 @@ what picking can change: ``marl``'s own environment (``AcquisitionEnv``: the sam
 candidates, uniform share and mode finder) run with fixed picking rules in place of the policy,
 beside the shipped policy (frozen) picking in the same environment, on planted realistic
 landscapes (``score: direct``, no render). If every rule, good or silly, recalls about as many
-planted modes, no policy over this action can do much better, however it is trained.
+planted modes, a policy over this action is unlikely to do much better, however it is trained.
 
 "vs uniform" is the mean difference in recall from the uniform choice on the same landscapes
-and seeds, with its standard error. It also prints where each search's queries went: drawn uniformly over the whole space (the
-base sample and the uniform share), the agents' picks, and the queries drawn inside proposed
-boxes to confirm them (validation, relaxation tests, merges), and how many proposals were
-refused.
+and seeds, with its standard error. It also prints where each search's queries went: drawn
+uniformly over the whole space (the base sample and the uniform share), the agents' picks, and
+the queries drawn inside proposed boxes to confirm them (validation, relaxation tests, merges),
+and how many proposals were refused.
 
     python benchmarks/marl_leverage.py [--first 100] [--landscapes 10] [--seeds 3] [--budget 600] [--jobs 2]
 """
@@ -121,7 +121,8 @@ def paired(recall: list[float], reference: list[dict] | None) -> dict:
     if not reference:
         return {"vs_uniform": float("nan"), "vs_uniform_se": float("nan")}
     diff = [a - b["recall"] for a, b in zip(recall, reference)]
-    return {"vs_uniform": statistics.mean(diff), "vs_uniform_se": statistics.stdev(diff) / len(diff) ** 0.5}
+    se = statistics.stdev(diff) / len(diff) ** 0.5 if len(diff) > 1 else float("nan")
+    return {"vs_uniform": statistics.mean(diff), "vs_uniform_se": se}
 
 
 def main() -> None:
@@ -135,6 +136,10 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="searches run at once, one per process")
     ap.add_argument("--json", default="benchmarks/results/marl_leverage.json")
     args = ap.parse_args()
+    for name, value, least in (("--landscapes", args.landscapes, 1), ("--seeds", args.seeds, 1),
+                               ("--budget", args.budget, 64), ("--agents", args.agents, 1), ("--jobs", args.jobs, 1)):
+        if value < least:
+            ap.error(f"{name} must be at least {least}, got {value}")
     sys.path.insert(0, str(ROOT))
     tasks = [(rule, k, s) for rule in args.rules for s in range(args.seeds)
              for k in range(args.first, args.first + args.landscapes)]
@@ -157,8 +162,9 @@ def main() -> None:
            f"{args.first + args.landscapes - 1} over scenes/search_all.yaml, {args.budget} queries, {args.seeds} seeds "
            f"({time.perf_counter() - t0:.0f} s)", command,
            [("rule", "rule", "s"), ("recall", "recall", ".3f"), ("recall_sd", "sd", ".3f"),
-            ("vs_uniform", "vs uniform", "+.3f"), ("vs_uniform_se", "se", ".3f"), ("precision", "precision", ".3f"), ("modes", "modes", ".1f"), ("uniform", "uniform", ".0%"),
-            ("picks", "picks", ".0%"), ("confirming", "confirming", ".0%"), ("refused", "refused", ".1f")],
+            ("vs_uniform", "vs uniform", "+.3f"), ("vs_uniform_se", "se", ".3f"), ("precision", "precision", ".3f"),
+            ("modes", "modes", ".1f"), ("uniform", "uniform", ".0%"), ("picks", "picks", ".0%"),
+            ("confirming", "confirming", ".0%"), ("refused", "refused", ".1f")],
            rows, args.json, landscapes=[args.first, args.first + args.landscapes - 1], seeds=args.seeds,
            budget=args.budget)
 

@@ -18,8 +18,9 @@ same network, freshly initialized, fine-tuned online). ``--policy FILE`` (``exam
 **Learning does not win, as measured** (held-out realistic landscapes 100-109 over
 ``scenes/search_all.yaml``; ``assets/policies/README.md``): at 600 queries (3 seeds) recall
 0.54 pretrained and fine-tuned, 0.55 pretrained and frozen, 0.53 untrained, against 0.48 for
-``lse``; at 1500 (1 seed) 0.83 fine-tuned and 0.81 frozen against 0.86. Fine-tuning online over one search moves the weights by
-about 0.002 (some 300 gradient steps at learning rate 1e-4), which changes few choices.
+``lse``; at 1500 (1 seed) 0.83 fine-tuned and 0.81 frozen against 0.86. Fine-tuning online over
+one search moves the weights by about 0.002 (some 300 gradient steps at learning rate 1e-4),
+which changes few choices.
 Pretraining (140 searches, 20,000 agent steps) barely raised the modes found per training search
 (4.7 in the first ten, 4.9 in the last ten, on different landscapes each); three
 times as long (60,000 steps: 4.7 to 5.2) gave the same recall on the tuning landscapes as the

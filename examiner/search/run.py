@@ -81,8 +81,10 @@ def run_search(model: str, space: str | Path, strategy: str, budget: int, out: s
     evaluator = Evaluator(mut, search, seed=seed, pool=pool)
     t0 = time.perf_counter()
     ctx = SearchContext(evaluator, budget, seed, validation, out / QUERIES, replay, progress)
-    strat = strategy_obj or make_strategy(strategy, agents, tensorboard=out / "tensorboard" if tensorboard else None,
-                                          **chosen)
+    if strategy_obj is not None:
+        strat = strategy_obj
+    else:
+        strat = make_strategy(strategy, agents, tensorboard=out / "tensorboard" if tensorboard else None, **chosen)
     try:
         try:
             ctx.draw_base_sample(base_samples(budget))
