@@ -30,62 +30,59 @@ import numpy as np
 from report import report
 
 ROOT = Path(__file__).resolve().parents[1]
-#: rule -> what it picks among an agent's candidates (columns of ``acquisition_env.FEATURES``)
+sys.path.insert(0, str(ROOT))
+
+from examiner.search.acquisition_env import FEATURES, AcquisitionEnv  # noqa: E402
+from examiner.search.strategy import Strategy  # noqa: E402
+
+COL = {name: i for i, name in enumerate(FEATURES)}
+POLICY = "shipped policy (frozen)"
+#: rule -> (what it picks among an agent's candidates, its score of each candidate from their
+#: ``acquisition_env.FEATURES`` rows; None: not a score)
 RULES = {
-    "uniform choice": "any candidate, uniformly at random",
-    "straddle": "the highest straddle score (lse's)",
-    "most likely to fail": "the highest predicted failure probability",
-    "farthest from queries": "the largest distance to earlier queries",
-    "near unexplained failures": "the most likely to fail of those drawn near unexplained failures",
-    "shipped policy (frozen)": "the pretrained policy's pick (assets/policies/marl.zip), no updates",
+    "uniform choice": ("any candidate, uniformly at random", None),
+    "straddle": ("the highest straddle score (lse's)", lambda f: f[:, COL["straddle"]]),
+    "most likely to fail": ("the highest predicted failure probability", lambda f: f[:, COL["failure probability"]]),
+    "farthest from queries": ("the largest distance to earlier queries", lambda f: f[:, COL["distance to queries"]]),
+    "near unexplained failures": ("the most likely to fail of those drawn near unexplained failures",
+                                  lambda f: f[:, COL["failure probability"]]
+                                  + 2.0 * f[:, COL["near an unexplained failure"]]),
+    POLICY: ("the pretrained policy's pick (assets/policies/marl.zip), no updates", None),
 }
 
 
-def _rule_search(rule: str, agents: int):
-    """A Strategy: marl's environment, with ``rule`` picking for every agent."""
-    from examiner.search.acquisition_env import FEATURES, AcquisitionEnv
-    from examiner.search.strategy import Strategy
+class RuleSearch(Strategy):
+    """marl's environment, with ``rule`` picking for every agent; keeps the search's context
+    and environment for the benchmark to read."""
 
-    col = {name: i for i, name in enumerate(FEATURES)}
+    def __init__(self, rule: str, agents: int):
+        super().__init__(agents)
+        self.rule = self.name = rule
 
-    class RuleSearch(Strategy):
-        name = rule
+    def run(self, ctx) -> None:
+        self.ctx = ctx
+        self.env = env = AcquisitionEnv(lambda: ctx, self.agents, owner="marl")
+        rng = np.random.default_rng([ctx.seed, 5])
+        score = RULES[self.rule][1]
+        policy = None
+        if self.rule == POLICY:
+            import torch
+            from stable_baselines3 import PPO
 
-        def run(self, ctx) -> None:
-            self.ctx = ctx
-            self.env = env = AcquisitionEnv(lambda: ctx, agents, owner="marl")
-            rng = np.random.default_rng([ctx.seed, 5])
-            policy = None
-            if rule.startswith("shipped policy"):
-                import torch
-                from stable_baselines3 import PPO
+            from examiner.search.marl import POLICY_FILE
 
-                from examiner.search.marl import POLICY_FILE
-
-                torch.manual_seed(ctx.seed)
-                policy = PPO.load(POLICY_FILE, device="cpu")
-            obs, _ = env.reset()
-            while True:
-                if policy is not None:
-                    picks, _ = policy.predict(np.stack([obs[a] for a in env.agents]), deterministic=False)
-                    actions = dict(zip(env.agents, (int(p) for p in picks)))
-                else:
-                    actions = {a: self.pick(obs[a].reshape(-1, len(FEATURES)), rng) for a in env.agents}
-                obs, *_ = env.step(actions)
-                if not env.agents:  # fewer than K queries left: the rest go one by one
-                    obs, _ = env.reset()
-
-        @staticmethod
-        def pick(f: np.ndarray, rng: np.random.Generator) -> int:
-            if rule == "uniform choice":
-                return int(rng.integers(len(f)))
-            score = {"straddle": f[:, col["straddle"]], "most likely to fail": f[:, col["failure probability"]],
-                     "farthest from queries": f[:, col["distance to queries"]],
-                     "near unexplained failures": f[:, col["failure probability"]]
-                     + 2.0 * f[:, col["near an unexplained failure"]]}[rule]
-            return int(np.argmax(score))
-
-    return RuleSearch(agents)
+            torch.manual_seed(ctx.seed)
+            policy = PPO.load(POLICY_FILE, device="cpu")
+        obs, _ = env.reset()
+        while True:
+            if policy is not None:
+                picks, _ = policy.predict(np.stack([obs[a] for a in env.agents]), deterministic=False)
+            else:
+                rows = [obs[a].reshape(-1, len(FEATURES)) for a in env.agents]
+                picks = [rng.integers(len(f)) if score is None else np.argmax(score(f)) for f in rows]
+            obs, *_ = env.step(dict(zip(env.agents, (int(p) for p in picks))))
+            if not env.agents:  # fewer than K queries left: the rest go one by one
+                obs, _ = env.reset()
 
 
 def one_search(rule: str, landscape_seed: int, seed: int, budget: int, agents: int) -> dict:
@@ -102,7 +99,7 @@ def one_search(rule: str, landscape_seed: int, seed: int, budget: int, agents: i
     with tempfile.TemporaryDirectory() as tmp, one_torch_thread():
         path = write_landscape(landscape(search.space, "realistic", landscape_seed), Path(tmp) / "planted.yaml")
         planted = load_model(f"planted:{path}")
-        strategy = _rule_search(rule, agents)
+        strategy = RuleSearch(rule, agents)
         result = run_search(f"planted:{path}", space, f"rule: {rule}", budget, Path(tmp) / "run", agents, seed,
                             model_obj=planted, tensorboard=False, strategy_obj=strategy)
         score = score_run(result, planted, search.space, seed)
@@ -140,7 +137,6 @@ def main() -> None:
                                ("--budget", args.budget, 64), ("--agents", args.agents, 1), ("--jobs", args.jobs, 1)):
         if value < least:
             ap.error(f"{name} must be at least {least}, got {value}")
-    sys.path.insert(0, str(ROOT))
     tasks = [(rule, k, s) for rule in args.rules for s in range(args.seeds)
              for k in range(args.first, args.first + args.landscapes)]
     t0 = time.perf_counter()
@@ -152,7 +148,7 @@ def main() -> None:
     for rule, runs in by_rule.items():
         recall = [d["recall"] for d in runs]
         mean = {k: statistics.mean(d[k] for d in runs) for k in ("uniform", "picks", "confirming", "refused", "modes")}
-        rows.append({"rule": rule, "choice": RULES[rule], "recall": statistics.mean(recall),
+        rows.append({"rule": rule, "choice": RULES[rule][0], "recall": statistics.mean(recall),
                      "recall_sd": statistics.pstdev(recall),
                      "precision": statistics.mean(d["precision"] or 0.0 for d in runs), **mean, "runs": len(runs),
                      "recall_per_run": recall, **paired(recall, by_rule.get("uniform choice"))})

@@ -358,9 +358,9 @@ class Characterizer:
         matters."""
         ctx = self.ctx
         k, n = self.counts(region.lo, region.hi, since=region.fixed_at)
-        # the base rate, and coverage (the share of all failures the mode holds), from the whole
-        # space's uniform points (``ctx.base_counts``); coverage, where they hold too few
-        # failures, is the mode's volume times its rate over the base rate
+        # the base rate (what ``ctx.base_counts`` counts) and coverage (the share of all failures
+        # the mode holds), from the whole space's uniform points read once; coverage, where they
+        # hold too few failures, is the mode's volume times its rate over the base rate
         Xu, yu = ctx.whole_space()
         base = float(yu.mean()) if len(yu) else None
         if len(Xu) and yu.sum() >= 20:
