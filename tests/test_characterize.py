@@ -469,3 +469,31 @@ def test_the_base_rate_is_measured_on_every_uniform_query_over_the_whole_space(t
     stats = ctx.characterizer.statistics(region)
     assert stats["base_rate"] == round(failed.mean(), 4) and stats["failure_rate"] == 1.0
     assert stats["coverage"] == 1.0 and stats["lift"] == pytest.approx(1 / failed.mean(), abs=0.01)
+
+
+def test_a_bound_matters_by_the_failures_no_registered_mode_explains(tmp_path, space):
+    """Box B bounds yaw; mode A (ambient above 0.15, three quarters of the space) fails
+    everywhere beside B too. Counting A's failures, relaxing yaw lowers B's rate from 1 to
+    about 0.75: too little to matter. With A registered, its points are set aside and nothing
+    beside B fails. (400 uniform queries first: the test reads the history before drawing.)"""
+    from examiner.evaluate import Evaluator
+    from examiner.models import load_model
+    from examiner.search.context import SearchContext
+
+    model = load_model(_planted(tmp_path, "  - {name: a, bounds: {light.ambient: [0.15, 0.6]}}\n"
+                                          "  - {name: b, bounds: {camera.yaw: [-90, 18]}}\n", "background: 0\n"))
+    search = SearchSpace.from_yaml(space)
+    lo, hi = -np.ones(4), np.ones(4)
+    lo[1], hi[1] = -0.5, 0.1  # yaw [-90, 18]
+
+    def context():
+        ctx = SearchContext(Evaluator(model, search), budget=800, seed=0)
+        ctx.evaluate_vectors(np.random.default_rng(0).uniform(-1, 1, (400, 4)), support=(-1.0, 1.0))
+        return ctx
+
+    assert not Characterizer(context()).relaxation_matters(lo, hi, [1])
+    ctx = context()
+    ctx.registry.add(Region(np.array([-1.0, -1, -1, -0.5]), np.ones(4)))  # A
+    assert Characterizer(ctx).relaxation_matters(lo, hi, [1])
+    k, n = Characterizer(ctx).counts(lo, hi, unexplained=True)
+    assert n > 0 and k == n  # what is left inside B fails, all of it

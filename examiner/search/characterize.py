@@ -9,7 +9,9 @@ A strategy hands over a failing point; ``grow_region`` (boundary.py) turns it in
 3. **describe** (``Characterizer.describe``): the box relaxed along a group of its bounded dims
    to their full range is compared with the box; if the added part does not fail measurably
    less often (a one-sided two-proportion test at ``z`` and a drop of at least ``min_drop`` of
-   the box's rate) every dim of the group is free, else the group is split in two and each half
+   the box's rate; both rates without the points of modes already registered, whose failures
+   say nothing of this box's bounds: counted, they hid a pocket's bounds wherever the modes
+   found first fail around it) every dim of the group is free, else the group is split in two and each half
    looked at (group screening: most bounded dims of a first box do not matter). For a dim that
    stays, both bounds are placed where the failure rate changes: the interval along that dim
    that maximizes the likelihood of a two-rate Bernoulli model over every point in the relaxed
@@ -128,12 +130,17 @@ class Characterizer:
         if have < want:
             self.ctx.evaluate_vectors(self.ctx.rng.uniform(lo, hi, (want - have, len(lo))), support=(lo, hi))
 
-    def counts(self, lo: np.ndarray, hi: np.ndarray, exclude: tuple | None = None, since: int = 0) -> tuple[int, int]:
-        """(failures, points) of the uniform sample of the box, minus those inside ``exclude``."""
+    def counts(self, lo: np.ndarray, hi: np.ndarray, exclude: tuple | None = None, since: int = 0,
+               unexplained: bool = False) -> tuple[int, int]:
+        """(failures, points) of the uniform sample of the box, minus those inside ``exclude``
+        and, with ``unexplained``, those inside the modes already registered."""
         X, y = self.uniform_in(lo, hi, since=since)
+        keep = np.ones(len(y), dtype=bool)
         if exclude is not None and len(X):
-            y = y[~self.inside(X, *exclude)]
-        return int(y.sum()), len(y)
+            keep &= ~self.inside(X, *exclude)
+        for r in self.ctx.registry.regions if unexplained and len(X) else []:
+            keep &= ~r.contains(X)
+        return int(y[keep].sum()), int(keep.sum())
 
     # --- the steps ----------------------------------------------------------------------------
     def confirm(self, x0: np.ndarray) -> bool:
@@ -236,7 +243,8 @@ class Characterizer:
         return a, b, X, y
 
     def relaxation_matters(self, lo: np.ndarray, hi: np.ndarray, group: list[int]) -> bool:
-        """Relaxing every dim of ``group`` at once measurably lowers the failure rate."""
+        """Relaxing every dim of ``group`` at once measurably lowers the failure rate that no
+        registered mode explains."""
         c = self.config
         wide_lo, wide_hi = lo.copy(), hi.copy()
         wide_lo[group], wide_hi[group] = -1.0, 1.0
@@ -246,8 +254,8 @@ class Characterizer:
         matters = False
         for level in (1, 2):  # a drop seen on few points is checked on twice as many
             self._fill(wide_lo, wide_hi, int(np.ceil(level * c.beside / beside)))
-            k_in, n_in = self.counts(lo, hi)
-            k_out, n_out = self.counts(wide_lo, wide_hi, exclude=(lo, hi))
+            k_in, n_in = self.counts(lo, hi, unexplained=True)
+            k_out, n_out = self.counts(wide_lo, wide_hi, exclude=(lo, hi), unexplained=True)
             matters = drop_is_significant(k_in, n_in, k_out, n_out, c.z, c.min_drop)
             if not matters:
                 break
