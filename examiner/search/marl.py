@@ -17,20 +17,21 @@ same network, freshly initialized, fine-tuned online). ``--policy FILE`` (``exam
 
 **Learning does not win, as measured** (held-out realistic landscapes 100-109 over
 ``scenes/search_all.yaml``; ``assets/policies/README.md``): at 600 queries (3 seeds) recall
-0.54 pretrained and fine-tuned, 0.55 pretrained and frozen, 0.53 untrained, against 0.48 for
-``lse``; at 1500 (1 seed) 0.83 fine-tuned and 0.81 frozen against 0.86. Fine-tuning online over
+0.55 pretrained and fine-tuned, 0.55 pretrained and frozen, 0.51 untrained, against 0.51 for
+``lse``; at 1500 (1 seed) 0.86 fine-tuned and 0.86 frozen against 0.89. Fine-tuning online over
 one search moves the weights by about 0.002 (some 300 gradient steps at learning rate 1e-4),
 which changes few choices.
-Pretraining (140 searches, 20,000 agent steps) barely raised the modes found per training search
-(4.7 in the first ten, 4.9 in the last ten, on different landscapes each); three
+Pretraining (139 searches, 20,000 agent steps) barely raised the modes found per training search
+(4.6 in the first ten, 4.9 in the last ten, on different landscapes each); three
 times as long (60,000 steps: 4.7 to 5.2) gave the same recall on the tuning landscapes as the
 untrained network (0.52 at 600 queries). Most of what every variant finds comes from the shared
 surrogate, scan and confirmation, which the agents do not choose: ``benchmarks/marl_leverage.py``
 runs this environment with fixed picking rules in place of the policy (held-out landscapes, 600
-queries, 30 searches each). Every rule recalls 0.48-0.53 (a uniform choice among the candidates
-0.51, the straddle score 0.51); the shipped policy, frozen, 0.56, ahead of the uniform choice by
-0.05 (standard error 0.03). About half of a search's queries confirm proposals and a quarter are
-uniform; the agents pick the last quarter, and what picks it moves recall by a few hundredths.
+queries, 30 searches each, with the previous policy file and mode finder). Every rule recalls
+0.48-0.53 (a uniform choice among the candidates 0.51, the straddle score 0.51); the policy,
+frozen, 0.56, ahead of the uniform choice by 0.05 (standard error 0.03). About half of a
+search's queries confirm proposals and a quarter are uniform; the agents pick the last quarter,
+and what picks it moves recall by a few hundredths.
 So ``lse`` (the best at 1500 queries) is the default strategy; ``marl`` stays as the learning
 path - the environment, the policy and the pretraining are the real thing - and a policy that
 is to matter more must choose what the agents do not choose today: which boxes are proposed
