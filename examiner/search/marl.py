@@ -27,9 +27,9 @@ times as long (60,000 steps: 4.7 to 5.2) gave the same recall on the tuning land
 untrained network (0.52 at 600 queries). Most of what every variant finds comes from the shared
 surrogate, scan and confirmation, which the agents do not choose: ``benchmarks/marl_leverage.py``
 runs this environment with fixed picking rules in place of the policy (held-out landscapes, 600
-queries, 30 searches each, with the previous policy file and mode finder). Every rule recalls
-0.48-0.53 (a uniform choice among the candidates 0.51, the straddle score 0.51); the policy,
-frozen, 0.56, ahead of the uniform choice by 0.05 (standard error 0.03). About half of a
+queries, 30 searches each). Every rule recalls 0.49-0.55 (a uniform choice among the candidates
+0.55, the straddle score 0.50); the shipped policy, frozen, 0.54, 0.01 behind the uniform choice
+(standard error 0.03; the previous file and mode finder had it 0.05 ahead). About half of a
 search's queries confirm proposals and a quarter are uniform; the agents pick the last quarter,
 and what picks it moves recall by a few hundredths.
 So ``lse`` (the best at 1500 queries) is the default strategy; ``marl`` stays as the learning
