@@ -6,20 +6,19 @@ A strategy hands over a failing point; ``grow_region`` (boundary.py) turns it in
 1. **confirm**: a few fresh points close to it; if none fails, it was a sporadic failure (real
    models miss a few easy images everywhere) and nothing is grown from it.
 2. **grow**: a first box from the point (bracketing each face along its own axis).
-3. **describe** (``Characterizer.describe``): the box relaxed along a group of its bounded dims
-   to their full range is compared with the box; if the added part does not fail measurably less
+3. **describe** (``Characterizer.describe``): the box relaxed along a group of its bounded dims to
+   their full range is compared with the box; if the added part does not fail measurably less
    often (a one-sided two-proportion test at ``z`` and a drop of at least ``min_drop`` of the
    box's rate; both rates without the points of modes already registered, whose failures say
-   nothing of this box's bounds: counted, they hid a pocket's bounds wherever the modes found
-   first fail around it) every dim of the group is free, else the group is split in two and each
-   half looked at (group screening: most bounded dims of a first box do not matter). For a dim
-   that stays, both bounds are placed where the failure rate changes: the interval along that
-   dim that maximizes the likelihood of a two-rate Bernoulli model over every point in the
-   relaxed box (the history's and fresh points near each face, rates.py). A cut is resolved
-   where it is uncertain (fresh points spread around it where its neighbouring points lie far
-   apart or where it moved away from the face tried before), and a face moves to the edge of the
-   range when the points between them do not fail measurably less often. No bound is narrower
-   than ``resolution``, a bound within half of it of the space's edge is the edge, one spanning
+   nothing of this box's bounds) every dim of the group is free, else the group is split in two
+   and each half looked at (group screening: most bounded dims of a first box do not matter). For
+   a dim that stays, both bounds are placed where the failure rate changes: the interval along
+   that dim that maximizes the likelihood of a two-rate Bernoulli model over every point in the
+   relaxed box (the history's and fresh points near each face, rates.py). A cut is resolved where
+   it is uncertain (fresh points spread around it where its neighbouring points lie far apart or
+   where it moved away from the face tried before), and a face moves to the edge of the range when
+   the points between them do not fail measurably less often. No bound is narrower than
+   ``resolution``, a bound within half of it of the space's edge is the edge, one spanning
    ``free_share`` of the range is no bound, and a categorical dim is bounded at whole choices.
 4. **validate**: the failure rate inside is estimated from uniform queries inside the box made
    after its bounds were placed (those that placed them would flatter it: a box fitted to
