@@ -105,10 +105,10 @@ def test_a_smeared_interior_pocket_keeps_all_three_bounds(land):
 
 def test_a_proposal_that_does_not_hold_costs_few_queries_and_waits_ever_longer_to_be_tried_again(land):
     from examiner.search.regions import Region
-    from examiner.search.surrogate_modes import ModeFinder
+    from examiner.search.surrogate_modes import ModeFinder, ModeFinding
 
     ctx = _context(land, budget=4000)
-    finder = ModeFinder(ctx)
+    finder = ModeFinder(ctx, ModeFinding(scan=None))  # the surrogate's proposals only (the scan's: test_scan.py)
     wrong = BoxSurrogate([-1, -1, -1, -1, -1], [1, 1, -0.6, 1, 1])  # the elbow: no planted mode there
     assert finder.find(wrong, owner="test") == []
     assert ctx.used <= finder.config.samples and not ctx.registry.regions
@@ -125,6 +125,65 @@ def test_a_proposal_that_does_not_hold_costs_few_queries_and_waits_ever_longer_t
         ctx.used += 1
         assert len(finder.propose(wrong)) == 1
         assert finder.find(wrong, owner="test") == []
+
+
+def _unlucky_first_look(monkeypatch, ctx):
+    """Makes the first relaxation test of a search say "does not matter" (as a few unlucky
+    points beside a box can); the later ones run as they are. Returns the groups looked at."""
+    ch, looks = ctx.characterizer, []
+    real = ch.relaxation_matters
+
+    def look(lo, hi, group):
+        looks.append(list(group))
+        return False if len(looks) == 1 else real(lo, hi, group)
+
+    monkeypatch.setattr(ch, "relaxation_matters", look)
+    return looks
+
+
+CORNER_ONLY = """
+score: direct
+regions:
+  - name: raised_left_arm_from_the_left
+    bounds: {pose.left_shoulder.abduct: [100, 160], camera.yaw: [45, 90]}
+    effect: drop
+"""
+# that interaction's box, normalized: left shoulder abducted 100-160 deg, camera yaw 45-90 deg
+CORNER = (np.array([0.25, -1, -1, 0.5, -1]), np.ones(5))
+
+
+def _corner(tmp_path, seed=0):
+    (tmp_path / "space.yaml").write_text(SPACE)
+    (tmp_path / "planted.yaml").write_text(CORNER_ONLY)
+    return _context(tmp_path, budget=1000, seed=seed)
+
+
+def test_a_bound_dropped_on_an_unlucky_look_is_kept_when_the_box_without_it_fails(tmp_path, monkeypatch):
+    """The first look at the yaw bound finds no drop, so the box is validated without it: the
+    raised arm at every yaw fails a quarter of the time, and that validation fails. Its points,
+    uniform over every yaw, lie beside the box, and with them the yaw bound matters: the
+    proposal is kept as it was, a 2-dim mode, instead of being refused."""
+    from examiner.search.surrogate_modes import ModeFinder, ModeFinding
+
+    for seed in range(3):
+        ctx = _corner(tmp_path, seed)
+        looks = _unlucky_first_look(monkeypatch, ctx)
+        region = ModeFinder(ctx, ModeFinding(scan=None)).confirm(*CORNER, owner="test")
+        assert looks == [[3], [0], [3]]  # the narrowest bound first; yaw again once the wider box failed
+        assert region is not None and region.failure_rate >= 0.8
+        assert np.nonzero(region.hi - region.lo < 1.8)[0].tolist() == [0, 3]
+        assert [r.id for r in ctx.registry.regions] == [region.id]
+
+
+def test_a_cut_whose_own_bound_does_not_matter_is_refused_without_testing_the_others(tmp_path, monkeypatch):
+    """A cut of a mode (``required``: the dim it was cut on) is that cut or nothing: once its
+    own bound does not matter, testing the others would spend queries on a box refused anyway."""
+    from examiner.search.surrogate_modes import ModeFinder, ModeFinding
+
+    ctx = _corner(tmp_path)
+    looks = _unlucky_first_look(monkeypatch, ctx)
+    assert ModeFinder(ctx, ModeFinding(scan=None)).confirm(*CORNER, owner="test", required=(3,)) is None
+    assert looks == [[3]] and not ctx.registry.regions
 
 
 def test_lse_finds_both_modes_and_is_deterministic(land, tmp_path):

@@ -29,10 +29,17 @@ already knows most of that from the history. So:
    failure rate from uniform points drawn inside it after it was fixed (the shared sequential
    validation, ``Characterizer.validate``); then every bound must pass the shared test that
    relaxing it measurably lowers the real failure rate (``Characterizer.relaxation_matters``,
-   fresh points beside the box); a bound that does not is dropped and the wider box
-   validated again (a scanned box is refused instead: without its third bound it is a box the
-   queries did not point to). A confirmed box goes to the shared registry (merging with overlapping
-   modes on the same dims) and is reported with the same statistics as every other mode.
+   fresh points beside the box; the narrowest bound, the cheapest to test, first). A bound that
+   does not is dropped and the wider box validated again. If the wider box fails, its points,
+   uniform over the dropped dims, lie beside the box: the dropped bounds are tested again with
+   them, and the box is kept as proposed if they matter after all (a look at six points beside
+   a box can miss a drop from 0.8 to 0.3; realistic tuning landscapes 0-11, 600 queries, 4
+   seeds: ``lse`` recall 0.560 vs 0.549). The scan's boxes are trimmed alike: its third dim is
+   often an extension that a few queries happened to favour, and the scan's box on the other
+   two is the mode (refused whole, as they used to be, ``lse`` recalled 0.500 on held-out
+   landscapes 100-109 at 600 queries; trimmed, 0.542). A confirmed box goes to the shared
+   registry (merging with overlapping modes on the same dims) and is reported with the same
+   statistics as every other mode.
 
 A mode costs about 8-16 fresh queries to validate plus 6-12 per restricted dim, instead of a
 growth. Its faces are where the surrogate puts them, so their accuracy is the surrogate's: the
@@ -210,14 +217,12 @@ class ModeFinder:
                 wlo[d], whi[d] = -1.0, 1.0
         return wlo, whi
 
-    def confirm(self, lo: np.ndarray, hi: np.ndarray, owner: str, trim: bool = True,
-                required: tuple[int, ...] = (), at_least: float = 0.0) -> Region | None:
-        """The box as a registered mode, or None (remembered so it is not proposed again).
-        ``trim``: a box with a bound that does not matter is confirmed without it; else it is
-        refused (the scan's boxes: a cluster on three dims is that or nothing - without its third
-        bound it is another, wider box the queries did not point to). A bound of ``required``
-        that does not matter refuses the box whatever ``trim`` says, and so does a validated rate
-        under ``at_least``."""
+    def confirm(self, lo: np.ndarray, hi: np.ndarray, owner: str, required: tuple[int, ...] = (),
+                at_least: float = 0.0) -> Region | None:
+        """The box as a registered mode, or None (remembered so it is not proposed again). A
+        bound that does not matter is dropped (the box without it is validated), unless it is
+        one of ``required``: that refuses the box, and so does a validated rate under
+        ``at_least``."""
         ctx, ch = self.ctx, self.ctx.characterizer
 
         def holds(region: Region) -> bool:
@@ -229,18 +234,30 @@ class ModeFinder:
             self.tried.append(region)
             return None
         if self.config.check_dims:
-            keep = [d for d in np.nonzero(ch.restricted(lo, hi))[0] if ch.relaxation_matters(lo, hi, [int(d)])]
+            # the narrowest bound first (the cheapest to test); a required bound that does not
+            # matter refuses the box, and the others need not be tested
+            keep = []
+            for d in sorted(np.nonzero(ch.restricted(lo, hi))[0], key=lambda d: hi[d] - lo[d]):
+                if ch.relaxation_matters(lo, hi, [int(d)]):
+                    keep.append(int(d))
+                elif int(d) in required:
+                    break
             if len(keep) < int(ch.restricted(lo, hi).sum()):
-                if not keep or not trim or not set(required) <= set(keep):
+                if not keep or not set(required) <= set(keep):
                     region.found_at = ctx.used
                     self.tried.append(region)
                     return None
                 wlo, whi = -np.ones_like(lo), np.ones_like(hi)
                 wlo[keep], whi[keep] = lo[keep], hi[keep]
-                region = Region(wlo, whi, owner=owner, fixed_at=len(ctx.history))
+                boxed, region = region, Region(wlo, whi, owner=owner, fixed_at=len(ctx.history))
                 if not holds(region):
-                    self.tried.append(Region(lo, hi, found_at=ctx.used))
-                    return None
+                    # the wider box fails less often: its points, uniform in it, lie beside the
+                    # box on the dropped dims, so those bounds are tested again with them
+                    dropped = [int(d) for d in np.nonzero(ch.restricted(lo, hi))[0] if d not in keep]
+                    if not all(ch.relaxation_matters(lo, hi, [d]) for d in dropped):
+                        self.tried.append(Region(lo, hi, found_at=ctx.used))
+                        return None
+                    region = boxed
         return ctx.accept(region)
 
     def find(self, surrogate, owner: str, limit: int = 2) -> list[Region]:
@@ -258,7 +275,7 @@ class ModeFinder:
             if known_mask(ctx, np.stack([0.5 * (lo + hi), lo])).all():
                 continue  # a mode confirmed meanwhile covers it
             used = ctx.used
-            region = self.confirm(lo, hi, owner, trim=not scanned)
+            region = self.confirm(lo, hi, owner)
             if scanned:
                 self.scan_spent += ctx.used - used
             if region is not None:
