@@ -16,22 +16,24 @@ same network, freshly initialized, fine-tuned online). ``--policy FILE`` (``exam
 ``examiner benchmark``) uses another pretrained policy (``examiner pretrain``).
 
 **Learning does not win, as measured** (held-out realistic landscapes 100-109 over
-``scenes/search_all.yaml``; ``assets/policies/README.md``): at 600 queries (3 seeds) recall
-0.55 pretrained and fine-tuned, 0.55 pretrained and frozen, 0.51 untrained, against 0.51 for
-``lse``; at 1500 (1 seed) 0.86 fine-tuned and 0.86 frozen against 0.89. Fine-tuning online over
-one search moves the weights by about 0.002 (some 300 gradient steps at learning rate 1e-4),
-which changes few choices.
+``scenes/search_all.yaml``; ``assets/policies/README.md``): at 600 queries (3 seeds) recall 0.55
+pretrained and fine-tuned, 0.55 pretrained and frozen, 0.53 untrained, against 0.54 for ``lse``; at
+1500 (1 seed) 0.88 fine-tuned and frozen against 0.89. Fine-tuning online over one search moves the
+weights by about 0.002 (some 300 gradient steps at learning rate 1e-4), which changes few choices.
+The same script run on today's code makes a policy no better at 600 queries (0.56) and worse at 1500
+(0.81 frozen, 0.76 fine-tuned), so the shipped file is the one it made on the code before the mode
+finder trimmed the scan's boxes: pretraining on 139 searches does not reliably make a better policy.
 Pretraining (139 searches, 20,000 agent steps) barely raised the modes found per training search
-(4.6 in the first ten, 4.9 in the last ten, on different landscapes each); three
-times as long (60,000 steps: 4.7 to 5.2) gave the same recall on the tuning landscapes as the
-untrained network (0.52 at 600 queries). Most of what every variant finds comes from the shared
-surrogate, scan and confirmation, which the agents do not choose: ``benchmarks/marl_leverage.py``
-runs this environment with fixed picking rules in place of the policy (held-out landscapes, 600
-queries, 30 searches each). Every rule recalls 0.49-0.55 (a uniform choice among the candidates
-0.55, the straddle score 0.50); the shipped policy, frozen, 0.54, 0.01 behind the uniform choice
-(standard error 0.03; the previous file and mode finder had it 0.05 ahead). About half of a
-search's queries confirm proposals and a quarter are uniform; the agents pick the last quarter,
-and what picks it moves recall by a few hundredths.
+(4.6 in the first ten, 4.9 in the last ten, on different landscapes each); three times as long
+(60,000 steps: 4.7 to 5.2) gave the same recall on the tuning landscapes as the untrained network
+(0.52 at 600 queries). Most of what every variant finds comes from the shared surrogate, scan and
+confirmation, which the agents do not choose: ``benchmarks/marl_leverage.py`` runs this environment
+with fixed picking rules in place of the policy (held-out landscapes, 600 queries, 30 searches each,
+with the mode finder before it trimmed the scan's boxes). Every rule recalls 0.49-0.55 (a uniform
+choice among the candidates 0.55, the straddle score 0.50); the shipped policy, frozen, 0.54, 0.01
+behind the uniform choice (standard error 0.03; the previous file and mode finder had it 0.05
+ahead). About half of a search's queries confirm proposals and a quarter are uniform; the agents
+pick the last quarter, and what picks it moves recall by a few hundredths.
 So ``lse`` (the best at 1500 queries) is the default strategy; ``marl`` stays as the learning
 path - the environment, the policy and the pretraining are the real thing - and a policy that
 is to matter more must choose what the agents do not choose today: which boxes are proposed
