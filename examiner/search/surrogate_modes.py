@@ -236,13 +236,14 @@ class ModeFinder:
         if self.config.check_dims:
             # the narrowest bound first (the cheapest to test); a required bound that does not
             # matter refuses the box, and the others need not be tested
+            bounded = [int(d) for d in np.nonzero(ch.restricted(lo, hi))[0]]
             keep = []
-            for d in sorted(np.nonzero(ch.restricted(lo, hi))[0], key=lambda d: hi[d] - lo[d]):
-                if ch.relaxation_matters(lo, hi, [int(d)]):
-                    keep.append(int(d))
-                elif int(d) in required:
+            for d in sorted(bounded, key=lambda d: hi[d] - lo[d]):
+                if ch.relaxation_matters(lo, hi, [d]):
+                    keep.append(d)
+                elif d in required:
                     break
-            if len(keep) < int(ch.restricted(lo, hi).sum()):
+            if len(keep) < len(bounded):
                 if not keep or not set(required) <= set(keep):
                     region.found_at = ctx.used
                     self.tried.append(region)
@@ -253,8 +254,7 @@ class ModeFinder:
                 if not holds(region):
                     # the wider box fails less often: its points, uniform in it, lie beside the
                     # box on the dropped dims, so those bounds are tested again with them
-                    dropped = [int(d) for d in np.nonzero(ch.restricted(lo, hi))[0] if d not in keep]
-                    if not all(ch.relaxation_matters(lo, hi, [d]) for d in dropped):
+                    if not all(ch.relaxation_matters(lo, hi, [d]) for d in bounded if d not in keep):
                         self.tried.append(Region(lo, hi, found_at=ctx.used))
                         return None
                     region = boxed
