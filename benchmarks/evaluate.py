@@ -3,10 +3,11 @@ real model.
 
 Throughput: queries/s through the Evaluator (render + predict + score, as a search or
 ``examiner eval`` spends them) on studio samples, at batch 1 and 16, and the share of a query's
-time inside the model's ``predict``. The rest is rendering and scoring: with a model that
-predicts each image on its own (BlazePose), the renderer's threads pose, dress and label the
-next images while it predicts, so at batch 16 the rest is what rendering adds to a query's wall
-time. Adapters: ``mediapipe`` (BlazePose), ``torch`` (the heatmap baseline: ``--torch CKPT``, or
+wall time that is the model's own: its ``predict`` on the same images timed again alone, one
+call after another, with nothing rendering ("model ms alone"). The rest is what rendering and
+scoring add to a query. With a model that predicts each image on its own (BlazePose), it
+predicts on a thread of its own while the next images are drawn, posed, dressed and labelled,
+so its time inside a run ("model ms in run") is longer than alone: the two share the cores. Adapters: ``mediapipe`` (BlazePose), ``torch`` (the heatmap baseline: ``--torch CKPT``, or
 else an untrained network of the default config - the weights do not change its speed),
 ``onnx`` (that network exported, when onnx and onnxruntime are installed).
 Realism: BlazePose on each scene preset (``examiner eval``, ``-n`` samples each, seed 0):
@@ -38,7 +39,8 @@ WARMUP = 2  # queries per run before the clock starts (first render, first model
 
 
 class Timed(ModelUnderTest):
-    """A model under test that adds up the seconds spent in its ``predict``; ``whole_batches``:
+    """A model under test that adds up the seconds spent in its ``predict`` and keeps what it was
+    given (``alone`` times the same calls again with nothing else running); ``whole_batches``:
     the Evaluator hands it each batch once every image is rendered, as for a model whose
     predictions depend on the batch, instead of each image as soon as it is drawn."""
 
@@ -46,13 +48,22 @@ class Timed(ModelUnderTest):
         self.inner, self.name, self.seconds = inner, inner.name, 0.0
         self.needs_image, self.has_3d = inner.needs_image, inner.has_3d
         self.per_image = inner.per_image and not whole_batches
+        self.calls: list = []
 
     def predict(self, images, infos=None):
+        self.calls.append((images, infos))
         t0 = time.perf_counter()
         try:
             return self.inner.predict(images, infos)
         finally:
             self.seconds += time.perf_counter() - t0
+
+    def alone(self) -> float:
+        """Seconds the model takes for the calls kept, one after another, without rendering."""
+        t0 = time.perf_counter()
+        for images, infos in self.calls:
+            self.inner.predict(images, infos)
+        return time.perf_counter() - t0
 
     def close(self) -> None:
         self.inner.close()
@@ -92,21 +103,20 @@ def throughput(models: list[tuple[str, ModelUnderTest]], queries: int, repeats: 
             timed = Timed(model, whole_batches)
             evaluator = Evaluator(timed, search, seed=0, batch_size=batch, cache=False)
             evaluator.evaluate(params[:WARMUP], seeds[:WARMUP])
-            timed.seconds = 0.0
+            timed.seconds, timed.calls = 0.0, []
             t0 = time.perf_counter()
             for start in range(WARMUP, WARMUP + queries, batch):
                 end = min(start + batch, WARMUP + queries)
                 evaluator.evaluate(params[start:end], seeds[start:end])
-            seconds[i].append((time.perf_counter() - t0, timed.seconds))
+            seconds[i].append((time.perf_counter() - t0, timed.seconds, timed.alone()))
             print(f"# {name} at batch {batch}: {queries / seconds[i][-1][0]:.2f} queries/s", flush=True)
     rows = []
     for i, (name, _, batch, _) in enumerate(runs):
-        total = sum(t for t, _ in seconds[i]) / repeats
-        model_s = sum(m for _, m in seconds[i]) / repeats
+        total, model_s, alone_s = (sum(t[k] for t in seconds[i]) / repeats for k in range(3))
         rows.append({"adapter": name, "batch": batch, "queries": queries, "repeats": repeats,
                      "queries_per_s": queries / total, "ms_per_query": 1000 * total / queries,
-                     "model_ms": 1000 * model_s / queries, "model_share": model_s / total,
-                     "render_share": 1 - model_s / total})
+                     "model_ms": 1000 * alone_s / queries, "model_ms_in_run": 1000 * model_s / queries,
+                     "model_share": alone_s / total, "render_share": 1 - alone_s / total})
     return rows
 
 
@@ -155,7 +165,8 @@ def main() -> None:
     command = " ".join(["python benchmarks/evaluate.py", *sys.argv[1:]])
     report(f"examiner queries/s per adapter ({args.queries} studio queries, render + predict + score; mean of {args.repeats} runs)", command,
            [("adapter", "adapter", ""), ("batch", "batch", "d"), ("queries_per_s", "queries/s", ".2f"),
-            ("ms_per_query", "ms/query", ".0f"), ("model_ms", "model ms", ".1f"),
+            ("ms_per_query", "ms/query", ".0f"), ("model_ms", "model ms alone", ".1f"),
+            ("model_ms_in_run", "model ms in run", ".1f"),
             ("render_share", "render+score", ".0%"), ("model_share", "model", ".0%")],
            speed, args.json, realism=real, seconds=round(time.perf_counter() - t0, 1))
     print(f"# BlazePose on each scene preset ({args.n} samples each, seed 0; PCK@0.1 of the box, a miss scores 0)")

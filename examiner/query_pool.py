@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
 
@@ -29,23 +29,35 @@ def render_truths(renderer, fulls: list[dict], seeds: list[int], model: ModelUnd
     {'error': ('render_error', message)} for a point that cannot render (it is recorded). The
     renders overlap (``Renderer.render_many``). With a ``model`` (one that predicts each image
     on its own, ``ModelUnderTest.per_image``), each image is also predicted ('pred', or 'error'
-    for the model's failure) as soon as it is drawn, while the next ones are posed, dressed
-    and labelled on the renderer's other threads."""
-    answers = []
-    for s, seed in zip(renderer.render_many(zip(fulls, seeds), errors=True), seeds):
-        if isinstance(s, Exception):
-            answers.append({"error": ("render_error", describe_error(s))})
-            continue
-        info = SampleInfo(s.params, s.keypoints2d.astype(np.float64), s.visibility, s.bbox, seed, derived_factors(s))
-        out = {"truth": {"info": info, "area": float(s.mask_visible.sum()), "keypoints3d": s.keypoints3d},
-               "image": s.image}
-        if model is not None:
-            preds, errs = predict_batch(model, [s.image], [info], *s.image.shape[:2])
-            if errs:
-                out["error"] = errs[0]
-            else:
-                out["pred"] = preds[0]
-        answers.append(out)
+    for the model's failure) as soon as it is drawn, on a thread of its own and in order, while
+    the next image is drawn (OpenGL) and the ones after it posed, dressed and labelled on the
+    renderer's other threads (BlazePose, studio scene, batch 16, 2 cores: 17.0 queries/s,
+    against 16.0 when it predicted on the caller's thread between two draws)."""
+    import torch
+
+    answers, pending, threads = [], [], torch.get_num_threads()
+
+    def predict(image, info):  # on the caller's number of torch threads, as the renderer's steps
+        torch.set_num_threads(threads)
+        return predict_batch(model, [image], [info], *image.shape[:2])
+
+    with ThreadPoolExecutor(max_workers=1) as predictor:
+        for s, seed in zip(renderer.render_many(zip(fulls, seeds), errors=True), seeds):
+            if isinstance(s, Exception):
+                answers.append({"error": ("render_error", describe_error(s))})
+                continue
+            info = SampleInfo(s.params, s.keypoints2d.astype(np.float64), s.visibility, s.bbox, seed, derived_factors(s))
+            out = {"truth": {"info": info, "area": float(s.mask_visible.sum()), "keypoints3d": s.keypoints3d},
+                   "image": s.image}
+            if model is not None:
+                pending.append((out, predictor.submit(predict, s.image, info)))
+            answers.append(out)
+    for out, future in pending:
+        preds, errs = future.result()
+        if errs:
+            out["error"] = errs[0]
+        else:
+            out["pred"] = preds[0]
     return answers
 
 

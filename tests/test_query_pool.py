@@ -48,7 +48,8 @@ def batched(images):
 EVENTS = []
 
 def recording(images):
-    EVENTS.append(("predict", len(images)))
+    import threading
+    EVENTS.append(("predict", len(images), threading.current_thread() is threading.main_thread()))
     return _guess(images)
 
 recording.per_image = True
@@ -107,9 +108,10 @@ def test_eval_is_the_same_for_any_worker_count(setup):
 
 
 def test_a_per_image_model_predicts_each_image_as_soon_as_it_is_drawn(setup, monkeypatch):
-    """In the search's own process, a per-image model predicts each image between two draws (the
-    next images are posed, dressed and labelled meanwhile), and the queries are the same as the
-    same model's on whole batches."""
+    """In the search's own process, a per-image model predicts each image once it is drawn, one
+    image at a time and in order, on a thread other than the one that draws (the next images are
+    drawn, posed, dressed and labelled meanwhile), and the queries are the same as the same
+    model's on whole batches."""
     from examiner.evaluate import Evaluator
     from examiner.models import load_model
     from examiner.search_space import SearchSpace
@@ -122,11 +124,15 @@ def test_a_per_image_model_predicts_each_image_as_soon_as_it_is_drawn(setup, mon
     draw = Renderer._draw
     monkeypatch.setattr(Renderer, "_draw", lambda self, *a: events.append(("draw", 1)) or draw(self, *a))
     streamed = Evaluator(model, search, seed=3, batch_size=6).evaluate_vectors(X)
-    assert events == [("draw", 1), ("predict", 1)] * 12
+    predicts = [i for i, e in enumerate(events) if e[0] == "predict"]
+    assert [events[i] for i in predicts] == [("predict", 1, False)] * 12  # one image each, off the drawing thread
+    for k, i in enumerate(predicts):  # the k-th prediction comes after the k-th image is drawn
+        assert sum(e[0] == "draw" for e in events[:i]) >= k + 1
+    assert sum(e[0] == "draw" for e in events) == 12
     events.clear()
     model.per_image = False
     batched = Evaluator(model, search, seed=3, batch_size=6).evaluate_vectors(X)
-    assert events == [("draw", 1)] * 6 + [("predict", 6)] + [("draw", 1)] * 6 + [("predict", 6)]
+    assert events == [("draw", 1)] * 6 + [("predict", 6, True)] + [("draw", 1)] * 6 + [("predict", 6, True)]
     strip = [{k: v for k, v in vars(q).items() if k != "seconds"} for q in streamed]
     assert strip == [{k: v for k, v in vars(q).items() if k != "seconds"} for q in batched]
     assert 0 < sum(q.failed for q in streamed) < 12
