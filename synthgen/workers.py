@@ -38,6 +38,7 @@ def init_worker(parent_pid: int) -> None:
     import torch
 
     torch.set_num_threads(1)
+    os.environ.setdefault("LP_NUM_THREADS", "1")  # Mesa's rasterizer: read when the worker's GL context is made
 
     def watch_parent():
         while True:
