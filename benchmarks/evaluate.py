@@ -7,9 +7,10 @@ wall time that is the model's own: its ``predict`` on the same images timed agai
 call after another, with nothing rendering ("model ms alone"). The rest is what rendering and
 scoring add to a query. With a model that predicts each image on its own (BlazePose), it
 predicts on a thread of its own while the next images are drawn, posed, dressed and labelled,
-so its time inside a run ("model ms in run") is longer than alone: the two share the cores. Adapters: ``mediapipe`` (BlazePose), ``torch`` (the heatmap baseline: ``--torch CKPT``, or
-else an untrained network of the default config - the weights do not change its speed),
-``onnx`` (that network exported, when onnx and onnxruntime are installed).
+so its time inside a run ("model ms in run") is longer than alone: the two share the cores.
+Adapters: ``mediapipe`` (BlazePose), ``torch`` (the heatmap baseline: ``--torch CKPT``, or else
+an untrained network of the default config - the weights do not change its speed), ``onnx``
+(that network exported, when onnx and onnxruntime are installed).
 Realism: BlazePose on each scene preset (``examiner eval``, ``-n`` samples each, seed 0):
 detection rate, failure rate (OKS < 0.5 or no person), PCK@0.1 of the box (a miss scores 0, and
 on detections only) and mean OKS. Each scene's worst examples go to ``--out/SCENE/worst.png``.

@@ -41,7 +41,7 @@ def render_truths(renderer, fulls: list[dict], seeds: list[int], model: ModelUnd
         torch.set_num_threads(threads)
         return predict_batch(model, [image], [info], *image.shape[:2])
 
-    with ThreadPoolExecutor(max_workers=1) as predictor:
+    with ThreadPoolExecutor(max_workers=1) if model is not None else contextlib.nullcontext() as predictor:
         for s, seed in zip(renderer.render_many(zip(fulls, seeds), errors=True), seeds):
             if isinstance(s, Exception):
                 answers.append({"error": ("render_error", describe_error(s))})
