@@ -228,11 +228,13 @@ class ModeFinder:
         def holds(region: Region) -> bool:
             return ctx.validate(region, self.config.samples, self.config.least) and region.failure_rate >= at_least
 
+        def refuse(box: Region) -> None:
+            box.found_at = ctx.used
+            self.tried.append(box)
+
         region = Region(lo, hi, owner=owner, fixed_at=len(ctx.history))
         if not holds(region):
-            region.found_at = ctx.used
-            self.tried.append(region)
-            return None
+            return refuse(region)
         if self.config.check_dims:
             # the narrowest bound first (the cheapest to test); a required bound that does not
             # matter refuses the box, and the others need not be tested
@@ -245,9 +247,7 @@ class ModeFinder:
                     break
             if len(keep) < len(bounded):
                 if not keep or not set(required) <= set(keep):
-                    region.found_at = ctx.used
-                    self.tried.append(region)
-                    return None
+                    return refuse(region)
                 wlo, whi = -np.ones_like(lo), np.ones_like(hi)
                 wlo[keep], whi[keep] = lo[keep], hi[keep]
                 boxed, region = region, Region(wlo, whi, owner=owner, fixed_at=len(ctx.history))
@@ -255,8 +255,7 @@ class ModeFinder:
                     # the wider box fails less often: its points, uniform in it, lie beside the
                     # box on the dropped dims, so those bounds are tested again with them
                     if not all(ch.relaxation_matters(lo, hi, [d]) for d in bounded if d not in keep):
-                        self.tried.append(Region(lo, hi, found_at=ctx.used))
-                        return None
+                        return refuse(boxed)
                     region = boxed
         return ctx.accept(region)
 
