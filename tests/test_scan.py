@@ -103,11 +103,11 @@ def _known(ctx, bounds: dict):
 
 def test_a_mode_on_a_wrong_dim_is_cut_to_the_pocket_it_holds(tmp_path):
     """The mode bounds the pocket's abduct and elbow and camera pitch instead of yaw: 40% of it
-    fails. Cut on yaw, it is the pocket, which replaces it."""
+    fails. Cut on yaw, it is the pocket, which replaces it (no probe: the cut alone)."""
     from examiner.search.surrogate_modes import ModeFinding
     from examiner.search.scan import ScanConfig
 
-    ctx, finder = _finder(tmp_path, ModeFinding(scan=ScanConfig(rounds=0)), base=500)
+    ctx, finder = _finder(tmp_path, ModeFinding(scan=ScanConfig(rounds=0), anchor=None), base=500)
     wrong = _known(ctx, {0: (-0.55, 0.3), 2: (-0.35, 0.6), 4: (-0.8, 0.6)})
     X, y = ctx.characterizer.uniform_in(wrong.lo, wrong.hi)
     assert 0.25 < y.mean() < 0.6 and len(y) >= 16
@@ -128,7 +128,8 @@ def test_a_mode_that_fails_alike_throughout_is_not_cut(tmp_path):
     planted = ("score: direct\nregions:\n  - name: half\n    effect: drop\n    rate: 0.5\n"
                "    bounds: {pose.left_shoulder.abduct: [40, 100], pose.left_elbow.flex: [50, 110]}\n")
     for seed in range(3):
-        ctx, finder = _finder(tmp_path / str(seed), ModeFinding(scan=ScanConfig(rounds=0)), planted=planted, base=400, seed=seed)
+        ctx, finder = _finder(tmp_path / str(seed), ModeFinding(scan=ScanConfig(rounds=0), anchor=None), planted=planted,
+                              base=400, seed=seed)
         mode = _known(ctx, {0: (-0.5, 0.25), 2: (2 * 50 / 140 - 1, 2 * 110 / 140 - 1)})
         used = ctx.used
         assert finder.find(Blind(), owner="test") == []

@@ -19,8 +19,9 @@ batch:
   landscapes 0-11 at 600 queries (recall 0.50 at 0.5; 0.39-0.41 at 0 and 0.25; 0.42 at 0.75);
 - then modes are proposed from the refit surrogate and, every 64 queries, from a scan of the
   queries themselves for failure clusters on two or three dims (``scan.py``) and from cuts of
-  known modes that fail less than they should, and confirmed on fresh queries
-  (``ModeFinder.find``).
+  known modes that fail less than they should, and from probes of unexplained failures
+  (``anchor.py``: which dims the mode around one bounds, asked of the model), and confirmed on
+  fresh queries (``ModeFinder.find``).
 
 Deterministic for the seed (the forest's seed comes from ``ctx.rng``)."""
 

@@ -16,9 +16,10 @@ same network, freshly initialized, fine-tuned online). ``--policy FILE`` (``exam
 ``examiner benchmark``) uses another pretrained policy (``examiner pretrain``).
 
 **Learning does not win, as measured** (held-out realistic landscapes 100-109 over
-``scenes/search_all.yaml``; ``assets/policies/README.md``): at 600 queries (3 seeds) recall 0.55
-pretrained and fine-tuned, 0.55 pretrained and frozen, 0.53 untrained, against 0.54 for ``lse``; at
-1500 (1 seed) 0.88 fine-tuned and frozen against 0.89. Fine-tuning online over one search moves the
+``scenes/search_all.yaml``; ``assets/policies/README.md``): at 600 queries (3 seeds) recall 0.59
+pretrained and fine-tuned, 0.59 pretrained and frozen, 0.56 untrained, against 0.53 for ``lse``
+on the same searches (0.56 over 12 seeds), with the mode finder's probes (``anchor.py``); before
+them 0.55, 0.55, 0.53 and 0.54, and at 1500 (1 seed) 0.88 fine-tuned and frozen against 0.89. Fine-tuning online over one search moves the
 weights by about 0.002 (some 300 gradient steps at learning rate 1e-4), which changes few choices.
 The same script run on today's code makes a policy no better at 600 queries (0.56) and worse at 1500
 (0.81 frozen, 0.76 fine-tuned), so the shipped file is the one it made on the code before the mode

@@ -25,6 +25,10 @@ already knows most of that from the history. So:
    a mode on two of its dims, half of it passes, and every query inside it is set aside, so the
    mode it holds is never proposed. The cut replaces the mode if it holds, with its own dim's
    bound mattering and its validated rate taking ``sharpen_gain`` off the share that passes.
+
+   From ``anchor.start`` queries on, a failure that no known mode explains is also probed: the
+   model is asked which dims the mode around it bounds and where its faces lie (``anchor.py``),
+   the one way to a pocket on three dims that neither the forest nor the scan proposes.
 2. **Confirm** (``confirm``), on queries only, the surrogate decides nothing here: the box's
    failure rate from uniform points drawn inside it after it was fixed (the shared sequential
    validation, ``Characterizer.validate``); then every bound must pass the shared test that
@@ -51,6 +55,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from examiner.search.anchor import AnchorProber, AnchorProbing
 from examiner.search.context import SearchContext
 from examiner.search.greedy import greedy_boxes
 from examiner.search.proposer import known_mask
@@ -85,6 +90,8 @@ class ModeFinding:
     sharpen_below: float = 0.65  # at each scan, a known mode whose queries fail less often than this
     # is cut on one more dim where they fail more often (``scan.best_cut``); 0: never (realistic
     # landscapes 0-11, 600 queries: recall 0.51; 0.8: 0.48, every mode with a soft edge cut; 0: 0.52)
+    anchor: AnchorProbing | None = field(default_factory=AnchorProbing)  # probes of unexplained
+    # failures (``anchor.py``: the dims of the mode around one, asked of the model); None: no probes
     sharpen_gain: float = 1 / 3  # ... and the cut replaces it if its validated rate leaves at most
     # 1 - this of the mode's share of passing queries (a cut of two pockets' mode may leave one and
     # a half: the next cut takes the half off)
@@ -109,6 +116,7 @@ class ModeFinder:
         self.scanned_at = -config.scan_every  # ctx.used at the last scan
         self.scan_spent = 0  # queries spent confirming the scan's boxes
         self.cut_tried: dict[int, int] = {}  # mode id -> its uniform points when a cut of it failed
+        self.prober = AnchorProber(ctx, config.anchor) if config.anchor is not None else None
 
     def propose(self, surrogate) -> list[tuple[np.ndarray, np.ndarray, float]]:
         """Candidate boxes (lo, hi, predicted rate), the most probable first."""
@@ -218,11 +226,11 @@ class ModeFinder:
         return wlo, whi
 
     def confirm(self, lo: np.ndarray, hi: np.ndarray, owner: str, required: tuple[int, ...] = (),
-                at_least: float = 0.0) -> Region | None:
+                at_least: float = 0.0, check_dims: bool | None = None) -> Region | None:
         """The box as a registered mode, or None (remembered so it is not proposed again). A
         bound that does not matter is dropped (the box without it is validated), unless it is
         one of ``required``: that refuses the box, and so does a validated rate under
-        ``at_least``."""
+        ``at_least``. ``check_dims``: whether the bounds are tested (the config's by default)."""
         ctx, ch = self.ctx, self.ctx.characterizer
 
         def holds(region: Region) -> bool:
@@ -235,7 +243,7 @@ class ModeFinder:
         region = Region(lo, hi, owner=owner, fixed_at=len(ctx.history))
         if not holds(region):
             return refuse(region)
-        if self.config.check_dims:
+        if self.config.check_dims if check_dims is None else check_dims:
             # the narrowest bound first (the cheapest to test); a required bound that does not
             # matter refuses the box, and the others need not be tested
             bounded = [int(d) for d in np.nonzero(ch.restricted(lo, hi))[0]]
@@ -260,9 +268,10 @@ class ModeFinder:
         return ctx.accept(region)
 
     def find(self, surrogate, owner: str, limit: int = 2) -> list[Region]:
-        """Propose and confirm up to ``limit`` modes from the surrogate and, when a scan is due, up
-        to ``scan_limit`` from the scan and every sharpened mode (which replaces the mode it was
-        cut from if it holds); returns the ones that held."""
+        """Propose and confirm up to ``limit`` modes from the surrogate, when a scan is due up to
+        ``scan_limit`` from the scan, when a probe is due the box it proposes (its bounds not
+        relaxed again: the probe tested each), and every sharpened mode (which replaces the mode
+        it was cut from if it holds); returns the ones that held."""
         ctx = self.ctx
         found = []
         if ctx.used < self.config.min_queries:
@@ -277,8 +286,18 @@ class ModeFinder:
             region = self.confirm(lo, hi, owner)
             if scanned:
                 self.scan_spent += ctx.used - used
+                if region is None and self.prober is not None:
+                    self.prober.offer(self.tried[-1])
             if region is not None:
                 found.append(region)
+        if self.prober is not None and self.prober.due():
+            box = self.prober.probe()
+            if box is not None:
+                used = ctx.used
+                region = self.confirm(*box, owner, check_dims=False)
+                self.prober.spent += ctx.used - used
+                if region is not None:
+                    found.append(region)
         for mode, lo, hi, d, rate in self.sharpened() if due else []:
             used, at = ctx.used, ctx.registry.remove(mode)
             if at is None:
