@@ -34,7 +34,14 @@ it is a mode is probed first (from its latest failure, its dims favoured in the 
 Probes start after ``start`` queries (the modes the surrogate and the scan see are found first,
 so most failures left unexplained belong to the ones they do not), at most one every ``every``
 queries, and none while they have cost more than ``share`` of the queries so far. An anchor
-inside a box probed before is not taken again. Deterministic for the search's generator."""
+inside a box probed before is not taken again. Deterministic for the search's generator.
+
+Measured with ``lse`` (realistic landscapes over ``scenes/search_all.yaml``, 600 queries, 12
+seeds): on tuning landscapes 0-11, recall 0.549 without probes and 0.574 with them (pockets 6% and
+22%, overlaps 3% and 8%; interactions and the oblique mode lose a little to the queries probes
+take); on held-out landscapes 100-109, 0.551 and 0.561 (pockets 7% and 18%). A probe costs about
+50 queries where it finds a pocket (its box confirmed included), 20-35 where it gives up; in 24
+traced searches the dims it named were the mode's exact dims in 13 of 18 namings."""
 
 from __future__ import annotations
 

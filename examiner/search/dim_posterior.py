@@ -1,17 +1,17 @@
 """Which dims a mode around a failing point bounds, as a posterior over every set of at most
 ``max_dims`` dims, updated query by query (noisy adaptive group testing, Bayesian decoding).
 
-A query keeps the point's value (up to a jitter) on some dims and draws the ``freed`` ones over
-their whole range. Under the hypothesis "the mode bounds the dims S, fails at rate r inside, and
-holds a share w of each dim's range", the query stays in the mode unless it leaves it on a freed
-dim of S: it fails with probability ``r w^m + (1 - r w^m) q`` (m: the freed dims of S; q: the
-rate of failures from elsewhere), and with probability q under "no mode here". Every query
+A query keeps the point's value (up to a jitter) on some dims and moves the ``freed`` ones
+(``anchor.py`` draws them at least half a range's width away). Under the hypothesis "the mode
+bounds the dims S and fails at rate r inside, and a freed dim of S still lands inside it with
+probability w", the query fails with probability ``r w^m + (1 - r w^m) q`` (m: the freed dims of
+S; q: the rate of failures from elsewhere), and with probability q under "no mode here". Every query
 updates all hypotheses at once (nothing is decided and then built on: a test that came out
 wrong is outweighed by the ones after it), and the next freed set is the one whose answer is
 expected to tell most (information gain over a pool of candidate sets: none, each dim, random
-groups). Modes fail 70-95% of the time inside, and leaving one on a freed dim still fails about
-a third of the time, so a single answer says little; a posterior needs about 20-30 of them to
-name three dims of twenty."""
+groups). Modes fail 70-95% of the time inside, and rates and shares are not known, so a single
+answer says little; a posterior needs about 20-30 of them to name three dims of twenty (and a
+few to see that a sporadic failure is no mode's)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import numpy as np
 class DimPosteriorConfig:
     max_dims: int = 3  # hypotheses bound at most this many dims
     rates: tuple = (0.35, 0.6, 0.8, 0.95)  # failure rates inside a mode (the grid marginalized over)
-    shares: tuple = (0.1, 0.3)  # a mode's share of a dim's range
+    shares: tuple = (0.1, 0.3)  # chances that a freed dim of the mode lands inside it (the grid)
     elsewhere: float = 0.08  # failure rate of the queries that no hypothesised mode holds
     size_prior: tuple = (0.3, 0.15, 0.25, 0.3)  # no mode, a mode on 1, 2, 3 dims
     candidates: int = 64  # random freed groups weighed per query (besides none and each dim)

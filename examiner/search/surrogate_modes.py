@@ -90,11 +90,11 @@ class ModeFinding:
     sharpen_below: float = 0.65  # at each scan, a known mode whose queries fail less often than this
     # is cut on one more dim where they fail more often (``scan.best_cut``); 0: never (realistic
     # landscapes 0-11, 600 queries: recall 0.51; 0.8: 0.48, every mode with a soft edge cut; 0: 0.52)
-    anchor: AnchorProbing | None = field(default_factory=AnchorProbing)  # probes of unexplained
-    # failures (``anchor.py``: the dims of the mode around one, asked of the model); None: no probes
     sharpen_gain: float = 1 / 3  # ... and the cut replaces it if its validated rate leaves at most
     # 1 - this of the mode's share of passing queries (a cut of two pockets' mode may leave one and
     # a half: the next cut takes the half off)
+    anchor: AnchorProbing | None = field(default_factory=AnchorProbing)  # probes of unexplained
+    # failures (``anchor.py``: the dims of the mode around one, asked of the model); None: no probes
 
 
 def predicted_rate(p: np.ndarray, Z: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[float, int]:
