@@ -10,7 +10,7 @@ import pytest
 
 from examiner.search.dim_posterior import DimPosterior, DimPosteriorConfig
 
-POSTERIOR = DimPosteriorConfig(shares=(0.05, 0.2))
+POSTERIOR = DimPosteriorConfig()
 
 
 def _answered(dims: tuple, rate: float, seed: int, D: int = 20, stay: float = 0.08, elsewhere: float = 0.05,
@@ -132,7 +132,7 @@ def test_the_mode_finder_confirms_a_pocket_only_a_probe_proposes(tmp_path):
 
 
 def test_a_search_that_probes_is_deterministic_and_resumes_to_the_same_failures(tmp_path, monkeypatch):
-    from examiner.search.anchor import AnchorProber
+    from examiner.search.anchor import AnchorProber, AnchorProbing
     from examiner.search.run import run_search
 
     probed = []
@@ -142,7 +142,7 @@ def test_a_search_that_probes_is_deterministic_and_resumes_to_the_same_failures(
     (tmp_path / "planted.yaml").write_text(PLANTED.format(background=0.02))
     model, space = f"planted:{tmp_path / 'planted.yaml'}", tmp_path / "space.yaml"
     runs = {name: run_search(model, space, "lse", 520, tmp_path / name, seed=2, tensorboard=False) for name in ("a", "b")}
-    assert probed and min(probed) >= AnchorProber(None).config.start
+    assert probed and min(probed) >= AnchorProbing().start
     assert (tmp_path / "a" / "failures.json").read_bytes() == (tmp_path / "b" / "failures.json").read_bytes()
     assert runs["a"]["regions"]
     cut = tmp_path / "cut"

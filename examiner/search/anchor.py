@@ -69,7 +69,7 @@ class AnchorProbing:
     give_up: float = 0.1  # the probe stops when a mode on ``min_dims`` dims is less likely than this
     give_up_after: int = 12  # ... after this many answers
     away: float = 0.5  # a freed dim is drawn at least this far from the anchor (normalized units)
-    posterior: DimPosteriorConfig = DimPosteriorConfig(shares=(0.05, 0.2))
+    posterior: DimPosteriorConfig = DimPosteriorConfig()
     line: int = 5  # points drawn along each dim found (one per equal part of its range; the others
     # next to the anchor) to place its faces
     refine: int = 2  # rounds of one more point at each face not at the edge

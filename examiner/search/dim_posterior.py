@@ -26,7 +26,7 @@ import numpy as np
 class DimPosteriorConfig:
     max_dims: int = 3  # hypotheses bound at most this many dims
     rates: tuple = (0.35, 0.6, 0.8, 0.95)  # failure rates inside a mode (the grid marginalized over)
-    shares: tuple = (0.1, 0.3)  # chances that a freed dim of the mode lands inside it (the grid)
+    shares: tuple = (0.05, 0.2)  # chances that a freed dim of the mode lands inside it (the grid)
     elsewhere: float = 0.08  # failure rate of the queries that no hypothesised mode holds
     size_prior: tuple = (0.3, 0.15, 0.25, 0.3)  # no mode, a mode on 1, 2, 3 dims
     candidates: int = 64  # random freed groups weighed per query (besides none and each dim)
@@ -62,7 +62,9 @@ class DimPosterior:
             for k in range(1, sizes.max() + 1):  # the prior of each size stays the same
                 m = sizes == k
                 prior[m] *= boost[m] / boost[m].mean()
+        self.sizes = sizes
         self.rates, self.shares = np.array(c.rates), np.array(c.shares)
+        self.table = self._table()
         self.log = np.broadcast_to(np.log(prior)[:, None, None], (len(prior), len(c.rates), len(c.shares))).copy()
         self.n = 0
 
@@ -92,7 +94,7 @@ class DimPosterior:
         sizes = rng.integers(2, max(3, D // 2 + 1), self.config.candidates)
         random = np.argsort(rng.random((len(sizes), D)), axis=1) < sizes[:, None]
         F = np.concatenate([np.zeros((1, D), bool), np.eye(D, dtype=bool), random])
-        table = self._table()
+        table = self.table
         m = self._freed_counts(F)
         onehot = m[:, :, None] == np.arange(len(table))[None, None, :]  # (H, C, M)
         mass = np.einsum("hrw,hcm->cmrw", self.posterior(), onehot.astype(np.float64))  # (C, M, R, W)
@@ -101,13 +103,13 @@ class DimPosterior:
         return F[int(np.argmax(gain))]
 
     def update(self, freed: np.ndarray, failed: bool) -> None:
-        p = self._table()[self._freed_counts(freed[None])[:, 0]]  # (H, R, W)
+        p = self.table[self._freed_counts(freed[None])[:, 0]]  # (H, R, W)
         self.log += np.log(p if failed else 1.0 - p)
         self.n += 1
 
     def at_least(self, k: int) -> float:
         """The posterior that the mode bounds at least k dims."""
-        return float(self.posterior().sum((1, 2))[self.M.sum(1) >= k].sum())
+        return float(self.posterior().sum((1, 2))[self.sizes >= k].sum())
 
     def best(self) -> tuple[list[int], float, float]:
         """(dims of the most probable set, its posterior, the posterior that the mode's rate is
