@@ -77,12 +77,12 @@ def _inside(n: int, seed: int) -> np.ndarray:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_probe_from_a_failure_inside_a_pocket_proposes_the_pocket(tmp_path, seed):
-    from examiner.search.anchor import AnchorProber
+    from examiner.search.anchor import AnchorProber, AnchorProbing
 
     ctx = _context(tmp_path)
     x = _inside(1, seed)[0]
     assert ctx.evaluate_vectors(x[None])[0].failed
-    prober = AnchorProber(ctx)
+    prober = AnchorProber(ctx, AnchorProbing(trees=0))  # x is the anchor (the latest failure)
     used = ctx.used
     box = prober.probe()
     assert box is not None, "no box from a failure inside a hard pocket"
@@ -96,18 +96,50 @@ def test_a_probe_from_a_failure_inside_a_pocket_proposes_the_pocket(tmp_path, se
 
 
 def test_a_probe_from_a_sporadic_failure_costs_a_few_queries_and_proposes_nothing(tmp_path):
-    from examiner.search.anchor import AnchorProber
+    from examiner.search.anchor import AnchorProber, AnchorProbing
 
     ctx = _context(tmp_path, background=0.05, base=200)
     X, failed = ctx.queried_failed()
     outside = ~np.all([(X[:, d] >= a - 0.1) & (X[:, d] <= b + 0.1) for d, (a, b) in POCKET.items()], axis=0)
     assert (failed & outside).any()
-    prober = AnchorProber(ctx)
+    prober = AnchorProber(ctx, AnchorProbing(trees=0))
     assert np.array_equal(prober.anchor(), X[np.nonzero(failed)[0][-1]])  # the latest failure ...
     assert outside[np.nonzero(failed)[0][-1]]  # ... is a sporadic one, outside the pocket
     used = ctx.used
     assert prober.probe() is None
     assert ctx.used - used <= 6
+
+
+EDGE = ("score: direct\nbackground: 0.04\nregions:\n  - name: far\n    effect: drop\n    bounds: "
+        "{camera.distance: [4.8, 6]}\n")
+
+
+def test_the_anchor_is_the_failure_the_other_queries_explain_least(tmp_path):
+    """Failures of a mode the forest sees (a threshold on one dim) are explained by each other; a
+    sporadic one is not, and is probed first although a failure of the mode came later."""
+    from examiner.evaluate import Evaluator
+    from examiner.models import load_model
+    from examiner.search.anchor import AnchorProber, AnchorProbing
+    from examiner.search.context import SearchContext
+    from examiner.search_space import SearchSpace
+
+    (tmp_path / "space.yaml").write_text(SPACE)
+    (tmp_path / "edge.yaml").write_text(EDGE)
+    ev = Evaluator(load_model(f"planted:{tmp_path / 'edge.yaml'}"), SearchSpace.from_yaml(tmp_path / "space.yaml"), seed=0)
+    for seed in range(3):
+        ctx = SearchContext(ev, 1000, seed=seed)
+        ctx.draw_base_sample(300)
+        far = np.random.default_rng(seed).uniform(-1.0, 1.0, (1, 8))
+        far[0, 6] = 0.9  # camera.distance 5.8: inside the mode
+        assert ctx.evaluate_vectors(far)[0].failed
+        X, failed = ctx.queried_failed()
+        in_mode = X[:, 6] >= 0.4
+        assert (failed & ~in_mode).any()
+        latest = AnchorProber(ctx, AnchorProbing(trees=0)).anchor()
+        assert np.array_equal(latest, far[0])
+        x = AnchorProber(ctx).anchor()
+        assert x[6] < 0.4, f"seed {seed}: the anchor is a failure of the mode the forest sees"
+        assert any(np.array_equal(x, X[i]) for i in np.nonzero(failed & ~in_mode)[0])
 
 
 def test_the_mode_finder_confirms_a_pocket_only_a_probe_proposes(tmp_path):

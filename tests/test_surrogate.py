@@ -49,3 +49,18 @@ def test_a_bad_kind_names_the_parameter():
     with pytest.raises(ParamError, match="surrogate.kind") as e:
         Surrogate(SurrogateConfig(kind="svm"))
     assert e.value.key == "surrogate.kind"
+
+
+def test_held_out_probabilities_tell_a_stray_failure_from_a_modes():
+    X = np.random.default_rng(4).uniform(-1, 1, (300, 5))
+    failed = X[:, 0] > 0.5
+    stray = int(np.argmin(X[:, 0]))  # one failure where nothing else fails
+    failed[stray] = True
+    plain = Surrogate(SurrogateConfig(kind="forest"), seed=0).fit(X, failed)
+    s = Surrogate(SurrogateConfig(kind="forest"), seed=0).fit(X, failed, held_out=True)
+    assert plain.held_out is None and s.held_out.shape == (300,)
+    assert np.all((s.held_out >= 0) & (s.held_out <= 1))
+    assert s.held_out[stray] < 0.1 < 0.7 < s.held_out[X[:, 0] > 0.6].mean()
+    assert np.array_equal(s.predict(X)[0], plain.predict(X)[0])  # the forest itself is the same
+    with pytest.raises(ValueError, match="forest"):
+        Surrogate(SurrogateConfig(kind="extra")).fit(X, failed, held_out=True)

@@ -56,14 +56,20 @@ class Surrogate:
         self._model = None
         self._constant: float | None = None
         self.n = 0
+        self.held_out: np.ndarray | None = None  # see ``fit``
 
-    def fit(self, X: np.ndarray, failed: np.ndarray) -> "Surrogate":
+    def fit(self, X: np.ndarray, failed: np.ndarray, held_out: bool = False) -> "Surrogate":
+        """``held_out`` (a forest only): also set ``held_out``, each fitted point's failure
+        probability from the trees that did not draw it (out-of-bag): how well the other queries
+        explain it."""
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(failed, dtype=bool)
         self.n = len(y)
+        self.held_out = None
         if not len(y) or y.all() or not y.any():
             self._constant = float(y.mean()) if len(y) else 0.0
             self._model = None
+            self.held_out = np.full(len(y), self._constant) if held_out else None
             return self
         self._constant = None
         c = self.config
@@ -73,8 +79,13 @@ class Surrogate:
         from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
         cls = RandomForestClassifier if c.kind == "forest" else ExtraTreesClassifier
+        if held_out and c.kind != "forest":
+            raise ValueError("held-out probabilities need a forest (bootstrap samples)")
         self._model = cls(n_estimators=c.trees, min_samples_leaf=c.min_leaf, max_features=c.max_features,
-                          random_state=self.seed, n_jobs=1).fit(X, y)
+                          random_state=self.seed, n_jobs=1, oob_score=held_out).fit(X, y)
+        if held_out:  # a point every tree drew (rare) gets the base rate
+            p = self._model.oob_decision_function_[:, -1]
+            self.held_out = np.where(np.isnan(p), y.mean(), p)
         return self
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -26,9 +26,10 @@ already knows most of that from the history. So:
    mode it holds is never proposed. The cut replaces the mode if it holds, with its own dim's
    bound mattering and its validated rate taking ``sharpen_gain`` off the share that passes.
 
-   From ``anchor.start`` queries on, a failure that no known mode explains is also probed: the
-   model is asked which dims the mode around it bounds and where its faces lie (``anchor.py``),
-   the one way to a pocket on three dims that neither the forest nor the scan proposes.
+   From ``anchor.start`` queries on, a failure that no known mode explains (the one the other
+   queries explain least) is also probed: the model is asked which dims the mode around it
+   bounds and where its faces lie (``anchor.py``), the one way to a pocket on three dims that
+   neither the forest nor the scan proposes.
 2. **Confirm** (``confirm``), on queries only, the surrogate decides nothing here: the box's
    failure rate from uniform points drawn inside it after it was fixed (the shared sequential
    validation, ``Characterizer.validate``); then every bound must pass the shared test that
