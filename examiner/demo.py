@@ -1,6 +1,6 @@
 """``examiner demo``: the whole story on a real model in a few minutes on a laptop CPU - a small
-search against BlazePose over a few pose and camera dims with the default strategy (``lse``),
-then the report."""
+search against BlazePose over a few pose and camera dims with the default strategy
+(``examiner.search.DEFAULT_STRATEGY``), then the report."""
 
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ fixed:
 
 
 def run_demo(out: str | Path, budget: int, agents: int = 4, seed: int = 0, model: str = "mediapipe",
-             progress=None) -> tuple[dict, Path]:
+             progress=None, strategy: str | None = None) -> tuple[dict, Path]:
     from examiner.report import write_report
+    from examiner.search import DEFAULT_STRATEGY
     from examiner.search.context import Validation
     from examiner.search.run import run_search
 
@@ -42,7 +43,7 @@ def run_demo(out: str | Path, budget: int, agents: int = 4, seed: int = 0, model
 
         shutil.rmtree(run)
     # a smaller validation sample keeps the demo short; searches default to 32
-    result = run_search(model, space, "lse", budget, run, agents, seed, validation=Validation(16, 0.5),
-                        progress=progress)
+    result = run_search(model, space, strategy or DEFAULT_STRATEGY, budget, run, agents, seed,
+                        validation=Validation(16, 0.5), progress=progress)
     html, _ = write_report(run)
     return result, html

@@ -322,3 +322,30 @@ def test_pretrain_writes_a_policy_that_marl_and_its_ablation_load(land, tmp_path
     for strategy in ("lse", "marl-untrained"):  # the untrained network would ignore it
         with pytest.raises(ParamError, match="--policy"):
             run_search(model, land / "space.yaml", strategy, 50, tmp_path / strategy, policy=policy)
+
+
+def test_search_and_demo_use_the_default_strategy(tmp_path, monkeypatch):
+    """``examiner search`` without --strategy and ``examiner demo`` run ``DEFAULT_STRATEGY``, the
+    best measured one (``assets/policies/README.md``)."""
+    import inspect
+
+    import examiner.search.run as run_module
+    from examiner.cli import search
+    from examiner.demo import run_demo
+    from examiner.search import DEFAULT_STRATEGY, STRATEGIES
+
+    assert DEFAULT_STRATEGY == "marl" and DEFAULT_STRATEGY in STRATEGIES
+    assert inspect.signature(search).parameters["strategy"].default.default == DEFAULT_STRATEGY
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake(model, space, strategy, *a, **k):
+        seen.append(strategy)
+        raise Stop
+
+    monkeypatch.setattr(run_module, "run_search", fake)
+    with pytest.raises(Stop):
+        run_demo(tmp_path / "demo", 20, model="planted")
+    assert seen == [DEFAULT_STRATEGY]
