@@ -53,16 +53,19 @@ PLANTED = ("score: direct\nbackground: {background}\nregions:\n  - name: pocket\
            "{{pose.left_shoulder.abduct: [64, 112], pose.right_elbow.flex: [77, 126], camera.yaw: [-63, -9]}}\n")
 
 
-def _context(tmp_path, background: float = 0.0, base: int = 64):
+def _context(tmp_path, background: float = 0.0, base: int = 64, planted: str | None = None, seed: int = 3):
+    """A search context over SPACE with ``base`` uniform queries made; the model: the pocket
+    (PLANTED, with ``background``) or ``planted``."""
     from examiner.evaluate import Evaluator
     from examiner.models import load_model
     from examiner.search.context import SearchContext
     from examiner.search_space import SearchSpace
 
     (tmp_path / "space.yaml").write_text(SPACE)
-    (tmp_path / "planted.yaml").write_text(PLANTED.format(background=background))
-    ev = Evaluator(load_model(f"planted:{tmp_path / 'planted.yaml'}"), SearchSpace.from_yaml(tmp_path / "space.yaml"), seed=0)
-    ctx = SearchContext(ev, 1000, seed=3)
+    (tmp_path / "planted.yaml").write_text(planted or PLANTED.format(background=background))
+    model = load_model(f"planted:{tmp_path / 'planted.yaml'}")
+    ev = Evaluator(model, SearchSpace.from_yaml(tmp_path / "space.yaml"), seed=0)
+    ctx = SearchContext(ev, 1000, seed=seed)
     ctx.draw_base_sample(base)
     return ctx
 
@@ -117,18 +120,10 @@ EDGE = ("score: direct\nbackground: 0.04\nregions:\n  - name: far\n    effect: d
 def test_the_anchor_is_the_failure_the_other_queries_explain_least(tmp_path):
     """Failures of a mode the forest sees (a threshold on one dim) are explained by each other; a
     sporadic one is not, and is probed first although a failure of the mode came later."""
-    from examiner.evaluate import Evaluator
-    from examiner.models import load_model
     from examiner.search.anchor import AnchorProber, AnchorProbing
-    from examiner.search.context import SearchContext
-    from examiner.search_space import SearchSpace
 
-    (tmp_path / "space.yaml").write_text(SPACE)
-    (tmp_path / "edge.yaml").write_text(EDGE)
-    ev = Evaluator(load_model(f"planted:{tmp_path / 'edge.yaml'}"), SearchSpace.from_yaml(tmp_path / "space.yaml"), seed=0)
     for seed in range(3):
-        ctx = SearchContext(ev, 1000, seed=seed)
-        ctx.draw_base_sample(300)
+        ctx = _context(tmp_path, base=300, planted=EDGE, seed=seed)
         far = np.random.default_rng(seed).uniform(-1.0, 1.0, (1, 8))
         far[0, 6] = 0.9  # camera.distance 5.8: inside the mode
         assert ctx.evaluate_vectors(far)[0].failed

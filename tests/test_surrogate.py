@@ -62,5 +62,6 @@ def test_held_out_probabilities_tell_a_stray_failure_from_a_modes():
     assert np.all((s.held_out >= 0) & (s.held_out <= 1))
     assert s.held_out[stray] < 0.1 < 0.7 < s.held_out[X[:, 0] > 0.6].mean()
     assert np.array_equal(s.predict(X)[0], plain.predict(X)[0])  # the forest itself is the same
-    with pytest.raises(ValueError, match="forest"):
-        Surrogate(SurrogateConfig(kind="extra")).fit(X, failed, held_out=True)
+    for kind in ("extra", "gp"):
+        with pytest.raises(ValueError, match="forest"):
+            Surrogate(SurrogateConfig(kind=kind)).fit(X, failed, held_out=True)

@@ -62,6 +62,8 @@ class Surrogate:
         """``held_out`` (a forest only): also set ``held_out``, each fitted point's failure
         probability from the trees that did not draw it (out-of-bag): how well the other queries
         explain it."""
+        if held_out and self.config.kind != "forest":
+            raise ValueError("held-out probabilities need a forest (bootstrap samples)")
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(failed, dtype=bool)
         self.n = len(y)
@@ -79,8 +81,6 @@ class Surrogate:
         from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
         cls = RandomForestClassifier if c.kind == "forest" else ExtraTreesClassifier
-        if held_out and c.kind != "forest":
-            raise ValueError("held-out probabilities need a forest (bootstrap samples)")
         self._model = cls(n_estimators=c.trees, min_samples_leaf=c.min_leaf, max_features=c.max_features,
                           random_state=self.seed, n_jobs=1, oob_score=held_out).fit(X, y)
         if held_out:  # a point every tree drew (rare) gets the base rate
