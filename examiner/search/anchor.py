@@ -134,6 +134,8 @@ class AnchorProber:
             return None
         if not self.config.trees:
             return X[idx[-1]]
+        # a forest of its own, fitted once per probe: the search's surrogate is refitted every
+        # batch, where out-of-bag probabilities would cost on every refit
         held_out = Surrogate(SurrogateConfig(trees=self.config.trees), seed=self.ctx.used).fit(X, y, True).held_out
         return X[idx[np.lexsort((-idx, held_out[idx]))[0]]]
 
@@ -240,10 +242,12 @@ class AnchorProber:
         waits (``offer``), else from the failure the other queries explain least (``anchor``)."""
         first = None
         x = None
+        if self.refused:
+            X, y = self.ctx.queried_failed()
+            y = y & ~known_mask(self.ctx, X)
         while self.refused and x is None:
             r = self.refused.pop()
-            X, y = self.ctx.queried_failed()
-            inside = y & r.contains(X) & ~known_mask(self.ctx, X)
+            inside = y & r.contains(X)
             if inside.any():
                 x = X[np.nonzero(inside)[0][-1]]
                 first = [int(d) for d in np.nonzero(self.ctx.characterizer.restricted(r.lo, r.hi))[0]]
