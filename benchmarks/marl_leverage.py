@@ -4,6 +4,9 @@ candidates, uniform share and mode finder) run with fixed picking rules in place
 beside the shipped policy (frozen) picking in the same environment, on planted realistic
 landscapes (``score: direct``, no render). If every rule, good or silly, recalls about as many
 planted modes, a policy over this action is unlikely to do much better, however it is trained.
+One rule reads the planted landscape: it picks inside the modes no known mode covers yet,
+the most likely new failures there are - what the environment's reward for failures outside
+known modes pays for. It is a check of that reward, not a ceiling.
 
 "vs uniform" is the mean difference in recall from the uniform choice on the same landscapes
 and seeds, with its standard error. It also prints where each search's queries went: drawn
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import statistics
 import sys
 import tempfile
@@ -37,6 +41,7 @@ from examiner.search.strategy import Strategy  # noqa: E402
 
 COL = {name: i for i, name in enumerate(FEATURES)}
 POLICY = "shipped policy (frozen)"
+TRUTH = "inside unfound planted modes"
 #: rule -> (what it picks among an agent's candidates, its score of each candidate from their
 #: ``acquisition_env.FEATURES`` rows; None: not a score)
 RULES = {
@@ -48,6 +53,8 @@ RULES = {
                                   lambda f: f[:, COL["failure probability"]]
                                   + 2.0 * f[:, COL["near an unexplained failure"]]),
     POLICY: ("the pretrained policy's pick (assets/policies/marl.zip), no updates", None),
+    TRUTH: ("a candidate inside a planted mode no known mode covers, the one with the fewest failing queries "
+            "so far (reads the planted landscape: what the reward for new failures pays most for)", None),
 }
 
 
@@ -55,9 +62,10 @@ class RuleSearch(Strategy):
     """marl's environment, with ``rule`` picking for every agent; keeps the search's context
     and environment for the benchmark to read."""
 
-    def __init__(self, rule: str, agents: int):
+    def __init__(self, rule: str, agents: int, planted=None):
         super().__init__(agents)
         self.rule = self.name = rule
+        self.planted = planted  # the planted model (``TRUTH`` reads it)
 
     def run(self, ctx) -> None:
         self.ctx = ctx
@@ -77,12 +85,33 @@ class RuleSearch(Strategy):
         while True:
             if policy is not None:
                 picks, _ = policy.predict(np.stack([obs[a] for a in env.agents]), deterministic=False)
+            elif self.rule == TRUTH:
+                picks = self.truth_picks(ctx, env, rng)
             else:
                 rows = [obs[a].reshape(-1, len(FEATURES)) for a in env.agents]
                 picks = [rng.integers(len(f)) if score is None else np.argmax(score(f)) for f in rows]
             obs, *_ = env.step(dict(zip(env.agents, (int(p) for p in picks))))
             if not env.agents:  # fewer than K queries left: the rest go one by one
                 obs, _ = env.reset()
+
+    def truth_picks(self, ctx, env, rng) -> list[int]:
+        """Per agent, a candidate inside the planted mode with the fewest failing queries so far
+        among those its candidates reach outside known modes (else any candidate)."""
+        from examiner.search.proposer import known_mask
+        from examiner.search.scoring import membership
+
+        X, y = ctx.queried_failed()
+        failing = membership(self.planted, ctx.space, X)[y].sum(0) if len(X) else np.zeros(len(self.planted.regions))
+        picks = []
+        for k in range(len(env.agents)):
+            C = env._cands[k]
+            inside = membership(self.planted, ctx.space, C) & ~known_mask(ctx, C)[:, None]
+            if not inside.any():
+                picks.append(int(rng.integers(len(C))))
+                continue
+            score = np.where(inside, -failing[None, :], -np.inf).max(1)
+            picks.append(int(rng.choice(np.flatnonzero(score == score.max()))))
+        return picks
 
 
 def one_search(rule: str, landscape_seed: int, seed: int, budget: int, agents: int) -> dict:
@@ -99,7 +128,7 @@ def one_search(rule: str, landscape_seed: int, seed: int, budget: int, agents: i
     with tempfile.TemporaryDirectory() as tmp, one_torch_thread():
         path = write_landscape(landscape(search.space, "realistic", landscape_seed), Path(tmp) / "planted.yaml")
         planted = load_model(f"planted:{path}")
-        strategy = RuleSearch(rule, agents)
+        strategy = RuleSearch(rule, agents, planted)
         result = run_search(f"planted:{path}", space, f"rule: {rule}", budget, Path(tmp) / "run", agents, seed,
                             model_obj=planted, tensorboard=False, strategy_obj=strategy)
         score = score_run(result, planted, search.space, seed)
@@ -154,6 +183,8 @@ def main() -> None:
                      "recall_per_run": recall, **paired(recall, by_rule.get("uniform choice"))})
     command = ("python benchmarks/marl_leverage.py " + f"--first {args.first} --landscapes {args.landscapes} "
                f"--seeds {args.seeds} --budget {args.budget}")
+    if args.rules != list(RULES):
+        command += " --rules " + " ".join(shlex.quote(r) for r in args.rules)
     report(f"marl's environment with fixed picking rules: realistic landscapes {args.first}-"
            f"{args.first + args.landscapes - 1} over scenes/search_all.yaml, {args.budget} queries, {args.seeds} seeds "
            f"({time.perf_counter() - t0:.0f} s)", command,

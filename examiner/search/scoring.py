@@ -40,6 +40,12 @@ def _physical(space, X: np.ndarray, names: list[str], fixed: dict) -> dict:
     return out
 
 
+def membership(planted, space, X: np.ndarray, fixed: dict | None = None) -> np.ndarray:
+    """(N, M) bool: which of the planted model's M modes hold each normalized point of X (N, D)."""
+    return np.column_stack([m.contains_array(_physical(space, X, m.dims, fixed or {})) for m in planted.regions]) \
+        if planted.regions else np.zeros((len(X), 0), dtype=bool)
+
+
 def restricted_dims(space, lo: np.ndarray, hi: np.ndarray) -> list[str]:
     return [n for n, a, b in zip(space.names, lo, hi) if b - a < 2.0 * FREE_SHARE - 1e-9]
 
