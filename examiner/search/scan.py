@@ -175,10 +175,15 @@ def refine(X: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray, min_ins
     return lo, hi
 
 
+def _rectangles(config: ScanConfig) -> ScanConfig:
+    """The config whose boxes never take a third dim."""
+    return replace(config, third_gain=np.inf)
+
+
 def _bars(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, config: ScanConfig) -> tuple[float, float]:
     """(rectangles, boxes): the best ratio over ``shuffles`` shufflings of the failures of a
     rectangle on two dims, and of a box that may take a third."""
-    flat = replace(config, third_gain=np.inf)
+    flat = _rectangles(config)
     shuffled = [rng.permutation(y) for _ in range(config.shuffles)]
     return (max((best_box(X, s, flat)[2] for s in shuffled), default=0.0),
             max((best_box(X, s, config)[2] for s in shuffled), default=0.0))
@@ -190,7 +195,7 @@ def _boxes(X: np.ndarray, y: np.ndarray, config: ScanConfig,
     the bar of its size (``_bars``)."""
     out = []
     left = np.ones(len(X), dtype=bool)
-    flat = replace(config, third_gain=np.inf)
+    flat = _rectangles(config)
     for _ in range(config.rounds):
         lo, hi, ratio = best_box(X[left], y[left], config)
         three = int(((lo > -1.0) | (hi < 1.0)).sum()) > 2
