@@ -41,7 +41,7 @@ queries like the surrogate's own proposals. Deterministic for the generator it i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -82,17 +82,20 @@ def _intervals(bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return start, end, (start == 0) & (end == bins)
 
 
-def best_box(X: np.ndarray, y: np.ndarray, config: ScanConfig = ScanConfig()) -> tuple[np.ndarray, np.ndarray, float]:
-    """(lo, hi, ratio): the box on two or three dims, with faces on bin edges, whose queries fail
-    more often than the rest by the largest likelihood ratio (ratio 0 and the whole space when
-    nothing qualifies)."""
+Box = tuple[np.ndarray, np.ndarray, float]  # (lo, hi, likelihood ratio)
+
+
+def best_boxes(X: np.ndarray, y: np.ndarray, config: ScanConfig = ScanConfig()) -> tuple[Box, Box]:
+    """(rectangle, box): with faces on bin edges, the rectangle on two dims and the box on two or
+    three dims whose queries fail more often than the rest by the largest likelihood ratio
+    (ratio 0 and the whole space when nothing qualifies), from one pass over the rectangles."""
     n, D = X.shape
     B = config.bins
-    lo, hi = -np.ones(D), np.ones(D)
     y = np.asarray(y, dtype=np.float64)
     total_k, total_n = float(y.sum()), float(n)
+    nothing = (-np.ones(D), np.ones(D), 0.0)
     if D < 2 or n < 2 * config.min_inside or total_k in (0.0, total_n):
-        return lo, hi, 0.0
+        return nothing, nothing
     b = np.minimum(((X + 1.0) / 2.0 * B).astype(int), B - 1)
     first, second = np.triu_indices(D, 1)
     P = len(first)
@@ -115,15 +118,27 @@ def best_box(X: np.ndarray, y: np.ndarray, config: ScanConfig = ScanConfig()) ->
     ratio = np.where((counts >= config.min_inside) & ~whole[None, :, None] & ~whole[None, None, :],
                      _ratio(fails, counts, total_k, total_n), 0.0)
     per_pair = ratio.reshape(len(ratio), -1).max(1)
-    found = (lo, hi, 0.0)
+    rectangle = found = nothing
     for p in np.argsort(-per_pair, kind="stable")[:config.pairs]:
         if per_pair[p] <= 0.0:
             break
         u, v = np.unravel_index(int(np.argmax(ratio[p])), ratio[p].shape)
-        box = _extended(X, y, b, (first[p], second[p]), (u, v), float(ratio[p, u, v]), config)
+        dims, runs = (first[p], second[p]), (u, v)
+        if rectangle is nothing:  # the first pair holds the best rectangle
+            rectangle = (*_rectangle(D, dims, runs, B), float(ratio[p, u, v]))
+        box = _extended(X, y, b, dims, runs, float(ratio[p, u, v]), config)
         if box[2] > found[2]:
             found = box
-    return found
+    return rectangle, found
+
+
+def _rectangle(D: int, dims, runs, B: int) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) of the rectangle on ``dims`` spanning the bin runs ``runs`` (``_intervals``)."""
+    start, end, _ = _intervals(B)
+    lo, hi = -np.ones(D), np.ones(D)
+    for d, w in zip(dims, runs):
+        lo[d], hi[d] = -1.0 + 2.0 * start[w] / B, -1.0 + 2.0 * end[w] / B
+    return lo, hi
 
 
 def _extended(X, y, b, dims, runs, ratio, config) -> tuple[np.ndarray, np.ndarray, float]:
@@ -132,9 +147,7 @@ def _extended(X, y, b, dims, runs, ratio, config) -> tuple[np.ndarray, np.ndarra
     B = config.bins
     start, end, whole = _intervals(B)
     total_k, total_n = float(y.sum()), float(len(y))
-    lo, hi = -np.ones(X.shape[1]), np.ones(X.shape[1])
-    for d, w in zip(dims, runs):
-        lo[d], hi[d] = -1.0 + 2.0 * start[w] / B, -1.0 + 2.0 * end[w] / B
+    lo, hi = _rectangle(X.shape[1], dims, runs, B)
     inside = _inside(X, lo, hi)
     third, best = None, ratio + config.third_gain
     for d in range(X.shape[1]):
@@ -175,18 +188,11 @@ def refine(X: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray, min_ins
     return lo, hi
 
 
-def _rectangles(config: ScanConfig) -> ScanConfig:
-    """The config whose boxes never take a third dim."""
-    return replace(config, third_gain=np.inf)
-
-
 def _bars(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, config: ScanConfig) -> tuple[float, float]:
     """(rectangles, boxes): the best ratio over ``shuffles`` shufflings of the failures of a
     rectangle on two dims, and of a box that may take a third."""
-    flat = _rectangles(config)
-    shuffled = [rng.permutation(y) for _ in range(config.shuffles)]
-    return (max((best_box(X, s, flat)[2] for s in shuffled), default=0.0),
-            max((best_box(X, s, config)[2] for s in shuffled), default=0.0))
+    best = [best_boxes(X, rng.permutation(y), config) for _ in range(config.shuffles)]
+    return (max((r[2] for r, _ in best), default=0.0), max((b[2] for _, b in best), default=0.0))
 
 
 def _boxes(X: np.ndarray, y: np.ndarray, config: ScanConfig,
@@ -195,12 +201,11 @@ def _boxes(X: np.ndarray, y: np.ndarray, config: ScanConfig,
     the bar of its size (``_bars``)."""
     out = []
     left = np.ones(len(X), dtype=bool)
-    flat = _rectangles(config)
     for _ in range(config.rounds):
-        lo, hi, ratio = best_box(X[left], y[left], config)
+        rectangle, (lo, hi, ratio) = best_boxes(X[left], y[left], config)
         three = int(((lo > -1.0) | (hi < 1.0)).sum()) > 2
         if three and ratio <= bars[1]:
-            lo, hi, ratio = best_box(X[left], y[left], flat)
+            lo, hi, ratio = rectangle
             three = False
         if ratio <= bars[three]:
             break
