@@ -14,7 +14,8 @@ other half; the greedy boxes bounded 2-3 dims and failed 66-87% (the note of the
 built this has the table), so greedy is the default. The second half, which chose nothing,
 then decides: each bound stays only if relaxing it measurably lowers the failure rate there
 (the test every search's modes pass, ``characterize.drop_is_significant``), bounds are snapped
-to the resolution, modes that bound the same dims and overlap are merged, and rates,
+to the resolution, modes that bound the same dims and overlap are merged (on nested dims, unless
+the one on fewer dims holds on its own outside the other: ``RegionRegistry.add``), and rates,
 intervals, lift and coverage are measured on it. Sensitivity: per dim, the failure rate in each fifth of its range (each choice of a
 categorical dim) over all N points; a dim matters as much as that rate varies."""
 
@@ -26,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from examiner.search.characterize import MIN_SAMPLES, Characterizer, mode_statistics
+from examiner.search.characterize import MIN_SAMPLES, Characterizer
+from examiner.search.mode_statistics import mode_statistics
 from examiner.search.rates import drop_is_significant, wilson
 from examiner.search.greedy import MAX_MODES, greedy_boxes
 from examiner.derived_modes import match, verdict
@@ -159,8 +161,12 @@ def run_map(model: str, space: str | Path, n: int, out: str | Path, seed: int = 
         k, m = count(region.lo, region.hi)
         return m >= MIN_SAMPLES and wilson(k, m, ch.config.z)[0] >= threshold
 
+    def stands_alone(fewer: Region, more: Region) -> bool:  # its points outside the other pass the test
+        inside = ch.inside(Xe, fewer.lo, fewer.hi) & ~ch.inside(Xe, more.lo, more.hi)
+        return inside.sum() >= MIN_SAMPLES and wilson(int(ye[inside].sum()), int(inside.sum()), ch.config.z)[0] >= threshold
+
     for region in held_out_modes(boxes, count, ch.restricted, ch.config, threshold, ch.snap):
-        ctx.registry.add(region, ch.restricted, holds)
+        ctx.registry.add(region, ch.restricted, holds, stands_alone=stands_alone)
     for r in ctx.registry.regions:
         coverage = float((ch.inside(X, r.lo, r.hi) & y).sum() / y.sum()) if y.sum() else None
         r.stats = mode_statistics(names, r, ch.restricted(r.lo, r.hi), count, float(base), coverage)

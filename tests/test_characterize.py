@@ -388,6 +388,57 @@ def test_a_bound_placed_too_tightly_is_widened_but_not_into_a_part_that_fails_le
     assert r.lo[d] == pytest.approx(norm(6.5), abs=ctx.characterizer.config.resolution)
 
 
+def test_a_box_on_more_dims_takes_a_held_mode_s_place_only_if_it_fails_as_often(space):
+    """Where the hull of a held mode and a new box on more of the same dims fails, the new box
+    stands for the mode if it fails at least as often (the held one was a diluted slice of it);
+    one that fails less often (a looser box with an extra dim) leaves the held mode as it was."""
+    restricted = _context(space).characterizer.restricted
+    reg = RegionRegistry()
+    held = reg.add(Region([-1, -1, 0.2, -1], [-0.7, 1, 1, 1], failure_rate=0.75), restricted)
+    looser = Region([-1, -1, 0.4, -0.4], [0.2, 1, 1, 1], failure_rate=0.69)
+    assert reg.add(looser, restricted, hull_holds=lambda hull: False) is held and reg.regions == [held]
+    assert held.hi[0] == -0.7 and held.lo[3] == -1
+    sharper = Region([-1, -1, 0.4, -0.4], [-0.5, 1, 1, 1], failure_rate=0.9)
+    assert reg.add(sharper, restricted, hull_holds=lambda hull: False) is sharper and reg.regions == [sharper]
+    assert sharper.id == held.id
+
+
+def test_a_mode_that_overlaps_a_held_one_on_more_dims_stands_beside_it_if_it_fails_outside_it(tmp_path, space):
+    """Two modes that overlap: a high view (pitch above 37 deg, any distance) and a far, dark
+    scene (distance over 6.5 m, ambient under 0.15). A box on all three dims inside the far, dark
+    mode, reaching into the high view, is held first; the high view, confirmed later on its one
+    dim, is no slice of it: its points outside the held box fail as often. Both are kept (the
+    hull of the two fails, and the held box, on more dims, used to swallow it). A slice of the
+    far, dark mode (distance over 7.25 m, ambient free) does fail at the base rate outside the
+    held box."""
+    from examiner.evaluate import Evaluator
+    from examiner.models import load_model
+    from examiner.search.context import SearchContext
+
+    search = SearchSpace.from_yaml(space)
+    names = search.space.names
+    p, d, a = (names.index(n) for n in ("camera.pitch", "camera.distance", "light.ambient"))
+    model = load_model(_planted(tmp_path, "  - {name: high, rate: 0.9, bounds: {camera.pitch: [37, 70]}}\n"
+                                          "  - {name: far_dark, rate: 0.9, bounds: {camera.distance: [6.5, 8], "
+                                          "light.ambient: [0, 0.15]}}\n"))
+
+    def box(bounds: dict) -> Region:
+        lo, hi = -np.ones(len(names)), np.ones(len(names))
+        for dim, (low, high) in bounds.items():
+            lo[dim], hi[dim] = low, high
+        return Region(lo, hi)
+
+    ctx = SearchContext(Evaluator(model, search), budget=600, seed=0)
+    ctx.evaluate_vectors(ctx.rng.uniform(-1, 1, (200, ctx.dims)), support=(-1.0, 1.0))
+    where = box({p: (-0.6, 1.0), d: (0.5, 1.0), a: (-1.0, -0.5)})
+    ctx.accept(where)
+    high, far = box({p: (0.4, 1.0)}), box({d: (0.75, 1.0)})
+    assert ctx.characterizer.fails_outside(high, where) and not ctx.characterizer.fails_outside(far, where)
+    assert ctx.validate(high)
+    kept = ctx.accept(high)
+    assert kept is high and ctx.registry.regions == [where, high] and where.lo[p] == -0.6
+
+
 def test_a_mode_the_later_points_refute_is_withdrawn(tmp_path, space):
     """A mode confirmed on a lucky run of failures (distance above 5 m, where the model fails
     only 25% of the time) is withdrawn at the end when the uniform points drawn in it afterwards

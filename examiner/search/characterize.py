@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from examiner.search.mode_statistics import mode_statistics
 from examiner.search.rates import best_interval, drop_is_significant, to_the_edges, wilson
 from examiner.search.regions import Region
 
@@ -352,6 +353,21 @@ class Characterizer:
         threshold = self.ctx.validation.threshold
         return True if low >= threshold else False if high < threshold else None
 
+    def fails_outside(self, region: Region, other: Region, samples: int = 16) -> bool:
+        """Whether the box's uniform points outside ``other`` fail like a mode on their own (the
+        validation's verdict; fresh uniform points in the box, at most ``samples``, while it is
+        undecided): two overlapping modes, not a slice of ``other``. False, with no query, when
+        ``other`` covers three quarters of the box."""
+        if region.intersection(other) > 0.75 * region.volume:
+            return False
+        fresh = 0
+        while True:
+            ok = self._verdict(*self.counts(region.lo, region.hi, exclude=(other.lo, other.hi)), MIN_SAMPLES)
+            if ok is not None or fresh >= samples:
+                return bool(ok)
+            self.ctx.evaluate_vectors(region.sample(self.ctx.rng, 4), support=(region.lo, region.hi))
+            fresh += 4
+
     def refuted(self, region: Region) -> bool:
         """Whether the uniform points drawn in the box since it was fixed (at least
         ``MIN_SAMPLES``) say its rate is below the threshold: the upper ``z`` bound under it. A
@@ -377,24 +393,3 @@ class Characterizer:
         return mode_statistics(ctx.space.names, region, self.restricted(region.lo, region.hi),
                                lambda lo, hi: self.counts(lo, hi, since=region.fixed_at), base, coverage)
 
-
-def mode_statistics(names: list[str], region: Region, restricted: np.ndarray, count, base: float | None,
-                    coverage: float | None) -> dict:
-    """What failures.json says of a mode. ``count(lo, hi) -> (failures, points)`` over the
-    points that measure it; each restricted dim's importance is the drop in failure rate when
-    that dim is relaxed to its full range."""
-    k, n = count(region.lo, region.hi)
-    rate = k / n if n else 0.0
-    ci = wilson(k, n)
-    importance = {}
-    for d in np.nonzero(restricted)[0]:
-        wide_lo, wide_hi = region.lo.copy(), region.hi.copy()
-        wide_lo[d], wide_hi[d] = -1.0, 1.0
-        kw, nw = count(wide_lo, wide_hi)
-        importance[int(d)] = round(rate - (kw / nw if nw else rate), 4)
-    ranked = sorted(importance, key=lambda d: -importance[d])
-    return {"failure_rate": round(rate, 4), "interval": [round(ci[0], 4), round(ci[1], 4)], "samples": n,
-            "base_rate": None if base is None else round(base, 4),
-            "lift": None if not base else round(rate / base, 2),
-            "coverage": None if coverage is None else round(coverage, 4),
-            "restricted": [names[d] for d in ranked], "importance": {names[d]: importance[d] for d in ranked}}

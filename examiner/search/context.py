@@ -285,7 +285,8 @@ class SearchContext:
             return self.characterizer.validate(hull)
 
         kept = self.registry.add(region, self.characterizer.restricted, hull_holds,
-                                 touch=self.characterizer.config.resolution)
+                                 touch=self.characterizer.config.resolution,
+                                 stands_alone=self.characterizer.fails_outside)
         if self.first_region_at is None:
             self.first_region_at = self.used
         return kept

@@ -43,7 +43,8 @@ already knows most of that from the history. So:
    often an extension that a few queries happened to favour, and the scan's box on the other
    two is the mode (refused whole, as they used to be, ``lse`` recalled 0.500 on held-out
    landscapes 100-109 at 600 queries; trimmed, 0.542). A confirmed box goes to the shared
-   registry (merging with overlapping modes on the same dims) and is reported with the same
+   registry (merging with overlapping modes on the same or nested dims, unless the one on fewer
+   dims fails like a mode outside the other: ``RegionRegistry.add``) and is reported with the same
    statistics as every other mode.
 
 A mode costs about 8-16 fresh queries to validate plus 6-12 per restricted dim, instead of a
