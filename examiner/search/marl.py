@@ -18,8 +18,8 @@ same network, freshly initialized, fine-tuned online). ``--policy FILE`` (``exam
 **Learning adds little, as measured** (held-out realistic landscapes 100-109 over
 ``scenes/search_all.yaml``; ``assets/policies/README.md``): at 600 queries (3 seeds) recall 0.62
 pretrained and fine-tuned, 0.62 pretrained and frozen, 0.58 untrained, against 0.53 for ``lse``
-on the same searches (0.56 over 12 seeds); at 1500 (3 seeds) 0.90 against ``lse``'s 0.85 (paired
-+0.050, standard error 0.029). ``marl`` is the default strategy (``DEFAULT_STRATEGY``) because it
+on the same searches (0.56 over 12 seeds); at 1500 (3 seeds) 0.91 against ``lse``'s 0.86 (paired
++0.046, standard error 0.029). ``marl`` is the default strategy (``DEFAULT_STRATEGY``) because it
 recalls the most, not because it learns: the untrained network is most of the lead over ``lse``.
 Where the agents' queries go does matter, but the reward does not point the way: a picker that
 reads the planted landscape and picks inside the modes not yet found, the new failures the
