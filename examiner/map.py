@@ -157,13 +157,15 @@ def run_map(model: str, space: str | Path, n: int, out: str | Path, seed: int = 
     Xe, ye = X[~half], y[~half]
     count = _counter(ch, Xe, ye)  # the evaluation half, which chose nothing
 
-    def holds(region: Region) -> bool:  # the test a search's modes pass
-        k, m = count(region.lo, region.hi)
+    def passes(k: int, m: int) -> bool:  # the test a search's modes pass
         return m >= MIN_SAMPLES and wilson(k, m, ch.config.z)[0] >= threshold
+
+    def holds(region: Region) -> bool:
+        return passes(*count(region.lo, region.hi))
 
     def stands_alone(fewer: Region, more: Region) -> bool:  # its points outside the other pass the test
         inside = ch.inside(Xe, fewer.lo, fewer.hi) & ~ch.inside(Xe, more.lo, more.hi)
-        return inside.sum() >= MIN_SAMPLES and wilson(int(ye[inside].sum()), int(inside.sum()), ch.config.z)[0] >= threshold
+        return passes(int(ye[inside].sum()), int(inside.sum()))
 
     for region in held_out_modes(boxes, count, ch.restricted, ch.config, threshold, ch.snap):
         ctx.registry.add(region, ch.restricted, holds, stands_alone=stands_alone)

@@ -48,7 +48,6 @@ def test_failures_that_do_not_cluster_give_a_box_only_by_the_shuffled_bars_chanc
     assert proposed <= 10
 
 
-
 def test_a_two_dim_corner_is_held_to_the_bar_of_rectangles():
     """A corner on two dims (x3 > 0.5 and x7 > 0.5, 85% inside, 30% elsewhere, 300 queries in 20
     dims: about 20 inside). Held to the best shuffled box that may take a third dim, it was
@@ -61,6 +60,7 @@ def test_a_two_dim_corner_is_held_to_the_bar_of_rectangles():
         boxes = scan_boxes(X, y, np.random.default_rng(seed))
         found += any(np.nonzero((lo > -1.0) | (hi < 1.0))[0].tolist() == [3, 7] for lo, hi, _ in boxes)
     assert found >= 12
+
 
 SPACE = ("image: {width: 96, height: 96}\n"
          "search: [pose.left_shoulder.abduct, pose.right_shoulder.abduct, pose.left_elbow.flex, camera.yaw, camera.pitch]\n"

@@ -62,16 +62,16 @@ def match(boxes: list[tuple[np.ndarray, np.ndarray]], planted, space, fixed: dic
     iou = np.zeros((len(boxes), len(planted.regions)))
     ok = np.zeros_like(iou, dtype=bool)
     inside = [rng.uniform(lo, hi, (2000, D)) for lo, hi in boxes]  # uniform points of each box
+    in_modes = membership(planted, space, U, fixed)
+    purity = np.stack([membership(planted, space, P, fixed).mean(0) for P in inside])  # (boxes, modes)
     for j, mode in enumerate(planted.regions):
-        names = mode.dims
-        in_mode = mode.contains_array(_physical(space, U, names, fixed))
-        idx = [space.names.index(k) for k in names if k in space.names]
-        for i, ((lo, hi), P) in enumerate(zip(boxes, inside)):
-            purity = mode.contains_array(_physical(space, P, names, fixed)).mean()
+        in_mode = in_modes[:, j]
+        idx = [space.names.index(k) for k in mode.dims if k in space.names]
+        for i, (lo, hi) in enumerate(boxes):
             in_box = ((U[:, idx] >= lo[idx]) & (U[:, idx] <= hi[idx])).all(1) if idx else np.ones(n, bool)
             union = (in_box | in_mode).sum()
             iou[i, j] = (in_box & in_mode).sum() / union if union else 0.0
-            ok[i, j] = purity >= MIN_PURITY
+            ok[i, j] = purity[i, j] >= MIN_PURITY
     cost = np.where(ok, -iou - 1.0, 0.0)  # any valid pair beats none
     rows, cols = linear_sum_assignment(cost)
     return [(int(i), int(j), float(iou[i, j])) for i, j in zip(rows, cols) if ok[i, j]]
