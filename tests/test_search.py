@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from examiner.search import STRATEGIES, make_strategy
-from examiner.search.scoring import score_run
+from examiner.search.scoring import match_reported, score_run
 from examiner.search.regions import Region, RegionRegistry
 from examiner.search.run import run_search
 from examiner.search_space import SearchSpace
@@ -48,6 +48,30 @@ def test_region_geometry():
     assert a.distance(np.array([1.0, 0.0])) == pytest.approx(1.0)
     with pytest.raises(ValueError):
         Region([0, 0], [-1, 1])
+
+
+def _reported(*modes):
+    """A failures.json's regions: (lo, hi, lift, coverage) each, normalized over three dims."""
+    return {"regions": [{"normalized": {"lo": lo, "hi": hi}, "lift": lift, "coverage": cov} for lo, hi, lift, cov in modes]}
+
+
+def test_a_search_s_modes_are_matched_to_a_map_s_with_enough_lift_and_coverage():
+    """A real model has no planted truth: a map's modes (lift at least 2, coverage at least 10%)
+    are the reference, matched by the benchmark's rule (most of the found box in the mode)."""
+    far = ([0.5, -1, -1], [1, 1, 1], 3.0, 0.4)
+    small_and_lit = ([-1, -1, 0], [1, -0.5, 1], 2.5, 0.2)
+    weak = ([-1, 0.5, -1], [-0.5, 1, 1], 1.5, 0.3)  # lift under 2: not a reference mode
+    rare = ([-1, -1, -1], [-0.8, -0.8, 1], 4.0, 0.05)  # under 10% of the failures: neither
+    reference = _reported(far, small_and_lit, weak, rare)
+    search = _reported(([0.6, -1, -1], [1, 1, 1], 3.1, 0.3),  # inside "far", on its dims
+                       ([-1, -1, 0.2], [1, -0.2, 1], 2.2, 0.2),  # 62% of it in "small and lit"
+                       ([-1, 0.5, -1], [-0.5, 1, 1], 1.6, 0.3))  # "weak": nothing to match
+    pairs, modes, same = match_reported(search, reference)
+    assert modes == 2 and sorted((i, j) for i, j, _ in pairs) == [(0, 0), (1, 1)] and same == [True, True]
+    pairs, _, same = match_reported(_reported(([0.5, -1, -1], [1, 1, 0.0], 3.0, 0.2)), reference)
+    assert [(i, j) for i, j, _ in pairs] == [(0, 0)] and same == [False]  # in "far", one dim too many
+    pairs, _, _ = match_reported(_reported(([-0.2, -1, -1], [1, 1, 1], 2.0, 0.5)), reference)
+    assert pairs == []  # 58% of it outside "far"
 
 
 def test_registry_merges_duplicates_and_keeps_distinct():

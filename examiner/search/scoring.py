@@ -53,28 +53,57 @@ def restricted_dims(space, lo: np.ndarray, hi: np.ndarray) -> list[str]:
 def match(boxes: list[tuple[np.ndarray, np.ndarray]], planted, space, fixed: dict, rng: np.random.Generator,
           n: int = 20000) -> list[tuple[int, int, float]]:
     """(region index, mode index, IoU on the mode's dims) for each matched pair."""
+    dims = [[space.names.index(k) for k in mode.dims if k in space.names] for mode in planted.regions]
+    return match_boxes(boxes, lambda X: membership(planted, space, X, fixed), dims, len(space), rng, n)
+
+
+def match_boxes(boxes: list[tuple[np.ndarray, np.ndarray]], holds, mode_dims: list[list[int]], D: int,
+                rng: np.random.Generator, n: int = 20000) -> list[tuple[int, int, float]]:
+    """``match`` for any reference modes: ``holds(X)`` gives the (N, M) bool membership of
+    normalized points X (N, D) in the M modes, ``mode_dims`` each mode's dims (indices)."""
     from scipy.optimize import linear_sum_assignment
 
-    if not boxes or not planted.regions:
+    if not boxes or not mode_dims:
         return []
-    D = len(space)
     U = rng.uniform(-1.0, 1.0, (n, D))
-    iou = np.zeros((len(boxes), len(planted.regions)))
-    ok = np.zeros_like(iou, dtype=bool)
+    iou = np.zeros((len(boxes), len(mode_dims)))
     inside = [rng.uniform(lo, hi, (2000, D)) for lo, hi in boxes]  # uniform points of each box
-    in_modes = membership(planted, space, U, fixed)
-    purity = np.stack([membership(planted, space, P, fixed).mean(0) for P in inside])  # (boxes, modes)
-    for j, mode in enumerate(planted.regions):
+    in_modes = holds(U)
+    purity = np.stack([holds(P).mean(0) for P in inside])  # (boxes, modes)
+    for j, idx in enumerate(mode_dims):
         in_mode = in_modes[:, j]
-        idx = [space.names.index(k) for k in mode.dims if k in space.names]
         for i, (lo, hi) in enumerate(boxes):
             in_box = ((U[:, idx] >= lo[idx]) & (U[:, idx] <= hi[idx])).all(1) if idx else np.ones(n, bool)
             union = (in_box | in_mode).sum()
             iou[i, j] = (in_box & in_mode).sum() / union if union else 0.0
-            ok[i, j] = purity[i, j] >= MIN_PURITY
+    ok = purity >= MIN_PURITY
     cost = np.where(ok, -iou - 1.0, 0.0)  # any valid pair beats none
     rows, cols = linear_sum_assignment(cost)
     return [(int(i), int(j), float(iou[i, j])) for i, j in zip(rows, cols) if ok[i, j]]
+
+
+def reported_boxes(result: dict, min_lift: float = 0.0, min_coverage: float = 0.0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The normalized boxes of a result's regions (``failures.json``) with at least this lift and
+    coverage."""
+    return [(np.array(r["normalized"]["lo"]), np.array(r["normalized"]["hi"])) for r in result["regions"]
+            if (r.get("lift") or 0.0) >= min_lift and (r.get("coverage") or 0.0) >= min_coverage]
+
+
+def match_reported(result: dict, reference: dict, min_lift: float = 2.0, min_coverage: float = 0.1,
+                   seed: int = 0) -> tuple[list[tuple[int, int, float]], int, list[bool]]:
+    """A result's regions matched to another result's modes (a map's, on a real model) with at least
+    ``min_lift`` and ``min_coverage``, by ``match``'s rule: (pairs, reference modes, per pair
+    whether the region bounds the mode's own dims and no other)."""
+    modes = reported_boxes(reference, min_lift, min_coverage)
+    boxes = reported_boxes(result)
+    dims = [np.nonzero(hi - lo < 2.0 * FREE_SHARE - 1e-9)[0].tolist() for lo, hi in modes]
+
+    def holds(X: np.ndarray) -> np.ndarray:
+        return np.column_stack([((X >= lo) & (X <= hi)).all(1) for lo, hi in modes])
+
+    pairs = match_boxes(boxes, holds, dims, len(boxes[0][0]) if boxes else 0, np.random.default_rng(seed))
+    same = [np.nonzero(boxes[i][1] - boxes[i][0] < 2.0 * FREE_SHARE - 1e-9)[0].tolist() == dims[j] for i, j, _ in pairs]
+    return pairs, len(modes), same
 
 
 def score_run(result: dict, planted, space, seed: int = 0) -> dict:
