@@ -14,7 +14,11 @@ flatter:
   reach 1 with a box).
 - **spurious dims**: per matched region, the dims it bounds to under ``FREE_SHARE`` of their
   range that the mode leaves free.
-- **anytime curve**: recall counting only the regions found by each share of the budget."""
+- **anytime curve**: recall counting only the regions found by each share of the budget.
+
+A real model has no planted modes: ``match_reported`` matches a search's regions by the same rule
+to the modes another result reports (``examiner map``'s, with enough lift and coverage;
+``benchmarks/real_modes.py``)."""
 
 from __future__ import annotations
 
@@ -46,8 +50,13 @@ def membership(planted, space, X: np.ndarray, fixed: dict | None = None) -> np.n
         if planted.regions else np.zeros((len(X), 0), dtype=bool)
 
 
+def bounded_dims(lo: np.ndarray, hi: np.ndarray) -> list[int]:
+    """The dims a normalized box bounds to under ``FREE_SHARE`` of their range."""
+    return np.nonzero(np.asarray(hi) - np.asarray(lo) < 2.0 * FREE_SHARE - 1e-9)[0].tolist()
+
+
 def restricted_dims(space, lo: np.ndarray, hi: np.ndarray) -> list[str]:
-    return [n for n, a, b in zip(space.names, lo, hi) if b - a < 2.0 * FREE_SHARE - 1e-9]
+    return [space.names[d] for d in bounded_dims(lo, hi)]
 
 
 def match(boxes: list[tuple[np.ndarray, np.ndarray]], planted, space, fixed: dict, rng: np.random.Generator,
@@ -96,13 +105,13 @@ def match_reported(result: dict, reference: dict, min_lift: float = 2.0, min_cov
     whether the region bounds the mode's own dims and no other)."""
     modes = reported_boxes(reference, min_lift, min_coverage)
     boxes = reported_boxes(result)
-    dims = [np.nonzero(hi - lo < 2.0 * FREE_SHARE - 1e-9)[0].tolist() for lo, hi in modes]
+    dims = [bounded_dims(lo, hi) for lo, hi in modes]
 
     def holds(X: np.ndarray) -> np.ndarray:
         return np.column_stack([((X >= lo) & (X <= hi)).all(1) for lo, hi in modes])
 
     pairs = match_boxes(boxes, holds, dims, len(boxes[0][0]) if boxes else 0, np.random.default_rng(seed))
-    same = [np.nonzero(boxes[i][1] - boxes[i][0] < 2.0 * FREE_SHARE - 1e-9)[0].tolist() == dims[j] for i, j, _ in pairs]
+    same = [bounded_dims(*boxes[i]) == dims[j] for i, j, _ in pairs]
     return pairs, len(modes), same
 
 
