@@ -40,6 +40,19 @@ def plus_minus(summary: dict, metric: str) -> str:
     return f"{summary[metric]:.2f} ± {summary[metric + '_sd']:.2f}"
 
 
+def paired_sentences(benchmark: dict) -> list[str]:
+    """Each strategy's recall against the best one's, paired on the same landscapes and seeds."""
+    paired = benchmark.get("paired")
+    if not paired:
+        return []
+    out = []
+    for a in paired["against"]:
+        se = "-" if a["se"] is None else f"{a['se']:.3f}"
+        out.append(f"{a['strategy']}: {a['difference']:+.3f} {paired['metric']} against {paired['best']} "
+                   f"(paired over {a['runs']} runs, standard error {se})")
+    return out
+
+
 def write_benchmark_report(folder: Path) -> tuple[Path, Path]:
     """A benchmark folder's ``report.html`` and ``report.md``: the summary table, the progress
     plot, and every run's own report linked."""
@@ -67,10 +80,12 @@ def write_benchmark_report(folder: Path) -> tuple[Path, Path]:
             f"queries, {bench['seeds']} seeds{', %d planted regions' % bench['planted_regions'] if planted else ''}.</p>",
             "<table class='summary'><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
             + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows) + "</table>",
+            "".join(f"<p>{html.escape(line)}</p>" for line in paired_sentences(bench)),
             f"<h2>Progress</h2>{_img('progress.png', png, 'validated regions vs queries')}",
             f"<h2>Runs</h2><ul>{links}</ul>", _IMAGE_CHECK, "</body></html>"]
     (folder / "report.html").write_text("\n".join(page))
     md = ["# Search benchmark", "", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    md += ["| " + " | ".join(r) + " |" for r in rows] + ["", "![progress](report_files/progress.png)", ""]
+    md += ["| " + " | ".join(r) + " |" for r in rows] + [""] + [f"- {line}" for line in paired_sentences(bench)]
+    md += ["", "![progress](report_files/progress.png)", ""]
     (folder / "report.md").write_text("\n".join(md))
     return folder / "report.html", folder / "report.md"

@@ -181,7 +181,7 @@ def benchmark(model: Optional[str] = typer.Option(None, help=MODEL_HELP + " (or 
     box IoU on the mode's dims, spurious dims and the anytime curve (mean and sd)."""
     from rich.table import Table
 
-    from examiner.benchmark_report import plus_minus
+    from examiner.benchmark_report import paired_sentences, plus_minus
     from examiner.search.benchmark import benchmark as run
     from synthgen.errors import ParamError
 
@@ -213,7 +213,7 @@ def benchmark(model: Optional[str] = typer.Option(None, help=MODEL_HELP + " (or 
         curve = Table("strategy", *[f"{q}" for q, _ in doc["summary"][0]["curve"]], title="recall vs queries (mean)")
         for s in doc["summary"]:
             curve.add_row(s["strategy"], *[f"{v:.2f}" for _, v in s["curve"]])
-        console.print(curve)
+        console.print(curve, *paired_sentences(doc), sep="\n")
     console.print(f"wrote {out}/benchmark.json")
 
 

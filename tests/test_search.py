@@ -74,6 +74,25 @@ def test_a_search_s_modes_are_matched_to_a_map_s_with_enough_lift_and_coverage()
     assert pairs == []  # 58% of it outside "far"
 
 
+def test_the_benchmark_pairs_each_strategy_with_the_best_on_the_same_landscapes_and_seeds():
+    """Landscapes differ far more than strategies: b trails a by 0.1 on every landscape (standard
+    error 0), although their means' spreads overlap; c ran one landscape only and is compared there."""
+    from examiner.benchmark_report import paired_sentences
+    from examiner.search.benchmark import paired_against_best
+
+    runs = [{"strategy": "a", "landscape": k, "seed": 0, "recall": 0.2 + 0.2 * k} for k in range(4)]
+    runs += [{"strategy": "b", "landscape": k, "seed": 0, "recall": 0.1 + 0.2 * k} for k in range(4)]
+    runs += [{"strategy": "c", "landscape": 3, "seed": 0, "recall": 0.45},
+             {"strategy": "d", "landscape": 0, "seed": 0, "recall": None}]  # d: no recall, not compared
+    paired = paired_against_best(runs)
+    assert paired["best"] == "a" and [x["strategy"] for x in paired["against"]] == ["b", "c"]
+    b, c = paired["against"]
+    assert b["runs"] == 4 and b["difference"] == pytest.approx(-0.1) and b["se"] == pytest.approx(0.0, abs=1e-12)
+    assert c["runs"] == 1 and c["difference"] == pytest.approx(-0.35) and c["se"] is None
+    assert paired_sentences({"paired": paired})[0] == "b: -0.100 recall against a (paired over 4 runs, standard error 0.000)"
+    assert paired_against_best(runs[:4]) is None  # one strategy: nothing to pair
+
+
 def test_registry_merges_duplicates_and_keeps_distinct():
     reg = RegionRegistry()
     r0 = reg.add(Region([-1, -1], [-0.5, -0.5]))

@@ -3,10 +3,13 @@ budget and seeds, in one run. Per run: validated distinct regions, regions per 1
 queries to the first region and, for planted models and landscape families, the metrics of
 ``scoring.py`` (one-to-one recall, precision, box IoU on the mode's dims, spurious dims, the
 anytime curve). The summary gives each strategy's mean and standard deviation over every
-landscape and seed."""
+landscape and seed, and ``paired`` each strategy's recall against the best one's on the same
+landscapes and seeds (the mean difference and its standard error): landscapes and seeds vary far
+more than strategies do, so a gap between two means says little without it."""
 
 from __future__ import annotations
 
+import math
 import statistics
 from pathlib import Path
 
@@ -22,6 +25,26 @@ def _mean_sd(values: list) -> tuple[float | None, float | None]:
     if not values:
         return None, None
     return statistics.mean(values), statistics.pstdev(values)
+
+
+def paired_against_best(runs: list[dict], metric: str = "recall") -> dict | None:
+    """The strategy with the highest mean ``metric`` and, for every other, the mean difference
+    from it over the runs both made on the same landscape and seed, with its standard error
+    (None with one run); None where fewer than two strategies have the metric."""
+    by: dict[str, dict] = {}
+    for r in runs:
+        if r.get(metric) is not None:
+            by.setdefault(r["strategy"], {})[(r["landscape"], r["seed"])] = r[metric]
+    if len(by) < 2:
+        return None
+    best = max(by, key=lambda s: statistics.mean(by[s].values()))
+    against = []
+    for s, values in by.items():
+        d = [values[k] - by[best][k] for k in values if k in by[best]]
+        if s != best and d:
+            se = statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else None
+            against.append({"strategy": s, "runs": len(d), "difference": statistics.mean(d), "se": se})
+    return {"metric": metric, "best": best, "against": against}
 
 
 def benchmark(model: str | None, space: str | Path, budget: int, seeds: int, out: str | Path, agents: int = 4,
@@ -88,6 +111,6 @@ def benchmark(model: str | None, space: str | Path, budget: int, seeds: int, out
            if family else None, "space": str(space), "budget": budget, "seeds": seeds, "agents": agents,
            "policy": None if policy is None else str(policy),
            "planted_regions": statistics.mean(r["planted_modes"] for r in runs) if scored else None,
-           "summary": summary, "runs": runs}
+           "summary": summary, "paired": paired_against_best(runs) if scored else None, "runs": runs}
     write_atomic(out / "benchmark.json", json_bytes(doc))
     return doc
