@@ -28,11 +28,6 @@ from report import report
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def _sentence(mode: dict) -> str:
-    bounds = ", ".join(f"{k} {v[0]:.4g}-{v[1]:.4g}" for k, v in mode["bounds"].items() if k in mode["restricted"])
-    return f"{bounds}: fails {mode['failure_rate']:.0%}, lift {mode['lift']}, coverage {mode['coverage']:.0%}"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="mediapipe")
@@ -49,7 +44,9 @@ def main() -> None:
     if len(args.maps) < 2:
         ap.error("--maps: give at least two seeds (the maps are also matched to each other)")
 
+    from examiner.labels import rate_sentence
     from examiner.map import run_map
+    from examiner.report import plain_summary
     from examiner.search.run import run_search
     from examiner.search.scoring import match_reported
 
@@ -59,7 +56,8 @@ def main() -> None:
         out = work / f"map_{s}"
         maps[s] = run_map(args.model, args.space, args.n, out, seed=s, resume=(out / "queries.jsonl").exists(),
                           workers=args.workers)
-        print(f"map seed {s}: " + "; ".join(_sentence(m) for m in maps[s]["regions"]), flush=True)
+        print(f"map seed {s}: " + " / ".join("; ".join(plain_summary(m, maps[s]["searched_dims"])) + ": " + rate_sentence(m)
+                                             for m in maps[s]["regions"]), flush=True)
     for s in args.seeds:
         out = work / f"{args.strategy}_{s}"
         r = run_search(args.model, args.space, args.strategy, args.budget, out, seed=s,
