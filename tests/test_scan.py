@@ -116,6 +116,23 @@ def _known(ctx, bounds: dict):
     return ctx.accept(Region(lo, hi, owner="test", fixed_at=len(ctx.history)))
 
 
+def test_a_box_is_skipped_only_where_known_modes_hold_most_of_it(tmp_path):
+    """Known modes on other dims - one inside its range around the centre, one at the low edge -
+    hold the box's centre and its low corner, yet little of the box: the scan's pocket is still
+    confirmed. A box inside a known mode counts as held."""
+    from examiner.search.surrogate_modes import ModeFinding
+
+    ctx, finder = _finder(tmp_path, ModeFinding(sharpen_below=0.0, anchor=None))
+    _known(ctx, {1: (-0.2, 0.2)})
+    _known(ctx, {4: (-1.0, -0.8)})
+    found = finder.find(Blind(), owner="test")
+    assert len(found) == 1 and np.nonzero(found[0].hi - found[0].lo < 1.8)[0].tolist() == [0, 2, 3]
+    held, edge = (-np.ones(ctx.dims), np.ones(ctx.dims)), (-np.ones(ctx.dims), np.ones(ctx.dims))
+    held[0][1], held[1][1] = -0.15, 0.15  # inside the known mode on dim 1
+    edge[0][3] = 0.6  # centre and low corner held by the known modes, the rest not
+    assert finder._covered(*held) and not finder._covered(*edge)
+
+
 def test_a_mode_on_a_wrong_dim_is_cut_to_the_pocket_it_holds(tmp_path):
     """The mode bounds the pocket's abduct and elbow and camera pitch instead of yaw: 40% of it
     fails. Cut on yaw, it is the pocket, which replaces it (no probe: the cut alone)."""
