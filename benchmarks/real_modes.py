@@ -5,7 +5,8 @@ modes with lift at least 2 and coverage at least 10% are matched one-to-one to e
 reported modes by the search benchmark's rule (``scoring.match_reported``: most of a reported box
 lies in the map's mode, the best pairs by IoU on the mode's dims). The maps are matched to each
 other the same way: that row says how far two maps of the same size agree, the most a search
-can be asked to agree with one.
+can be asked to agree with one. A third row counts only the modes of a map that another map finds
+too (the modes maps agree on), a steadier reference than one map's.
 
     python benchmarks/real_modes.py [--model mediapipe] [--space scenes/search_all.yaml]
         [--maps 0 1 2] [-n 1500] [--strategy marl] [--seeds 0 1 2 3 4 5 6 7] [--budget 600]
@@ -26,6 +27,14 @@ from pathlib import Path
 from report import report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def only(match: tuple, modes: set[int]) -> tuple:
+    """``match_reported``'s (pairs, reference modes, same dims) counting only the reference modes
+    ``modes`` (indices)."""
+    pairs, _, same = match
+    keep = [k for k, (_, j, _) in enumerate(pairs) if j in modes]
+    return [pairs[k] for k in keep], len(modes), [same[k] for k in keep]
 
 
 def main() -> None:
@@ -68,17 +77,24 @@ def main() -> None:
         print(f"{args.strategy} seed {s}: {len(r['regions'])} modes", flush=True)
 
     label = f"{args.strategy}, {args.budget} queries"
-    matched = {"maps (the other seeds)": {}, label: {}}  # finder -> reference seed -> match_reported's
+    agreed_label = f"{label}, on the modes another map finds too"
+    # finder -> reference seed -> match_reported's
+    matched = {"maps (the other seeds)": {}, label: {}, agreed_label: {}}
     for ref in args.maps:
         matched["maps (the other seeds)"][ref] = [match_reported(r, maps[ref]) for s, r in maps.items() if s != ref]
         matched[label][ref] = [match_reported(r, maps[ref]) for r in searches]
+        agreed = {j for pairs, _, _ in matched["maps (the other seeds)"][ref] for _, j, _ in pairs}
+        matched[agreed_label][ref] = [only(m, agreed) for m in matched[label][ref]]
     rows = []
     for ref in [*args.maps, None]:  # None: every map's modes together
         for finder, by_ref in matched.items():
             found = [m for s, ms in by_ref.items() if ref in (None, s) for m in ms]
             modes = sum(m for _, m, _ in found)
+            if not modes:
+                continue  # no mode of this map is found by another map
+            n = found[0][1]
             rows.append({
-                "reference": f"map seed {ref} ({found[0][1]} modes)" if ref is not None else "all maps",
+                "reference": f"map seed {ref} ({n} mode{'s' * (n != 1)})" if ref is not None else "all maps",
                 "finder": finder, "runs": len(found), "every_mode": sum(len(p) == m for p, m, _ in found),
                 "modes_found": sum(len(p) for p, _, _ in found) / max(modes, 1),
                 "on_its_dims": sum(sum(same) for _, _, same in found) / max(modes, 1),
