@@ -96,8 +96,8 @@ def main() -> None:
             rows.append({
                 "reference": f"map seed {ref} ({n} mode{'s' * (n != 1)})" if ref is not None else "all maps",
                 "finder": finder, "runs": len(found), "every_mode": sum(len(p) == m for p, m, _ in found),
-                "modes_found": sum(len(p) for p, _, _ in found) / max(modes, 1),
-                "on_its_dims": sum(sum(same) for _, _, same in found) / max(modes, 1),
+                "modes_found": sum(len(p) for p, _, _ in found) / modes,
+                "on_its_dims": sum(sum(same) for _, _, same in found) / modes,
                 "iou": statistics.mean([v for p, _, _ in found for _, _, v in p] or [0.0]),
             })
     cmd = ("python benchmarks/real_modes.py --model {} --space {} --maps {} -n {} --strategy {} --seeds {} "

@@ -119,7 +119,7 @@ def score_run(result: dict, planted, space, seed: int = 0) -> dict:
     """Recall, precision, IoU, spurious dims and the anytime curve of one search result."""
     fixed = result.get("fixed", {})
     regions = result["regions"]
-    boxes = [(np.array(r["normalized"]["lo"]), np.array(r["normalized"]["hi"])) for r in regions]
+    boxes = reported_boxes(result)
     rng = np.random.default_rng(seed)
     pairs = match(boxes, planted, space, fixed, rng)
     spurious = []
