@@ -52,9 +52,12 @@ from examiner.search.rates import best_interval, loglik
 class ScanConfig:
     bins: int = 8  # equal bins per dim (a rectangle spans contiguous ones)
     min_inside: int = 8  # queries a box holds at least
-    third_gain: float = 6.0  # log-likelihood ratio a third dim must add
+    third_gain: float = 6.0  # log-likelihood ratio a third dim must add (9 and 12: the same recall on
+    # realistic tuning landscapes 0-11 at 600 queries, 12 seeds: 0.591 each against 0.589, paired
+    # standard errors 0.008 and 0.009)
     rounds: int = 3  # boxes scanned one after another, each on the queries the earlier ones leave
-    pairs: int = 6  # the best rectangles of this many pairs of dims are tried with a third dim
+    pairs: int = 6  # the best rectangles of this many pairs of dims are tried with a third dim (16:
+    # recall 0.569 against 0.589 on the same landscapes, paired standard error 0.010)
     min_rate: float = 0.65  # a box's queries fail at least this often (a box of many queries
     # that fail at a lower rate has the higher ratio, and fails its validation)
     shuffles: int = 2  # the bars: the best ratios over this many shuffles of the failures
