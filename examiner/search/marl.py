@@ -20,10 +20,10 @@ same network, freshly initialized, fine-tuned online). ``--policy FILE`` (``exam
 searches each) recall 0.581 pretrained and fine-tuned, 0.579 frozen, 0.579 untrained, 0.571 for
 ``lse`` (paired +0.010 against ``lse`` and +0.002 against the untrained network, standard error
 0.014 each); at 1500 (7 seeds) 0.91 for ``marl`` and 0.93 for ``lse`` (paired -0.018, standard
-error 0.013). On seeds 0-2 alone, which
-earlier measurements used, ``marl`` looked 0.09 ahead of ``lse`` (0.62 against 0.53); on seeds
-3-11 the two were level (0.57 each). ``marl`` is the default strategy (``DEFAULT_STRATEGY``)
-because its mean is the highest at 600 queries, not because it learns.
+error 0.013). On seeds 0-2 alone, which earlier measurements used, ``marl`` looked 0.09 ahead of
+``lse`` (0.62 against 0.53); on seeds 3-11 the two were level (0.57 each). ``marl`` is the
+default strategy (``DEFAULT_STRATEGY``) because its mean is the highest at 600 queries, not
+because it learns.
 Where the agents' queries go does matter, but the reward does not point the way: a picker that
 reads the planted landscape and picks inside the modes not yet found, the new failures the
 reward pays most for, recalls 0.43 against a uniform choice's 0.53 (``marl_leverage.py``).

@@ -88,7 +88,8 @@ class ModeFinding:
     # (``scan.py``: the modes on three dims at once a forest does not see); None: the surrogate's only
     scan_every: int = 64  # queries between two scans (32: recall 0.572 against 0.589 on realistic
     # tuning landscapes 0-11 at 600 queries, 12 seeds, paired standard error 0.012)
-    scan_limit: int = 1  # of the scan's boxes confirmed after each scan at most (2: 0.571, standard error 0.010)
+    scan_limit: int = 1  # of the scan's boxes confirmed after each scan at most (2: 0.571, paired
+    # standard error 0.010)
     scan_share: float = 0.2  # no scan while confirming its boxes has cost this share of the queries
     sharpen_below: float = 0.65  # at each scan, a known mode whose queries fail less often than this
     # is cut on one more dim where they fail more often (``scan.best_cut``); 0: never (realistic
