@@ -157,7 +157,7 @@ def test_a_mode_that_fails_alike_throughout_is_not_cut(tmp_path):
     from examiner.search.surrogate_modes import ModeFinding
     from examiner.search.scan import ScanConfig
 
-    planted = ("score: direct\nregions:\n  - name: half\n    effect: drop\n    rate: 0.5\n"
+    planted = ("score: direct\nregions:\n  - name: half\n    effect: drop\n    rate: 0.65\n"
                "    bounds: {pose.left_shoulder.abduct: [40, 100], pose.left_elbow.flex: [50, 110]}\n")
     for seed in range(3):
         ctx, finder = _finder(tmp_path / str(seed), ModeFinding(scan=ScanConfig(rounds=0), anchor=None), planted=planted,
@@ -177,3 +177,65 @@ def test_best_cut_finds_the_one_dim_that_splits_a_box():
     d, a, b = best_cut(X, y, np.random.default_rng(0))
     assert d == 4 and a == pytest.approx(0.1, abs=0.15) and b == 1.0
     assert best_cut(X, rng.random(40) < 0.0, np.random.default_rng(0)) is None
+
+
+def test_an_undecided_box_that_fails_often_draws_more_points_within_the_searchs_samples(tmp_path):
+    """A mode that fails 65% of the time, its exact box confirmed in 40 fresh searches: on up
+    to 16 points its validation clears a lower bound of 0.5 about two times in three, and a box
+    still undecided then, failing more often than the threshold by the margin, draws up to 16
+    more. The same seeds confirm at least as often with the extension, and more of them in all;
+    no validation draws more than the search's ``--samples`` (32, or 16 when it is 16), and a
+    box the mode holds a fifth of never more than 16."""
+    from dataclasses import replace
+
+    from examiner.search.context import Validation
+    from examiner.search.surrogate_modes import ModeFinding
+
+    planted = ("score: direct\nregions:\n  - name: corner\n    effect: drop\n    rate: 0.65\n"
+               "    bounds: {pose.left_shoulder.abduct: [0, 64], camera.pitch: [24, 60]}\n")
+    box = {0: (-1.0, -0.2), 4: (0.2, 1.0)}
+    loose = {4: (-0.6, 1.0)}  # the mode holds a fifth of it
+
+    def confirmed(config, bounds, seed, validation=Validation()):
+        ctx, finder = _finder(tmp_path / f"{seed}", config, planted=planted, base=16, seed=seed)
+        ctx.validation = validation
+        lo, hi = -np.ones(ctx.dims), np.ones(ctx.dims)
+        for d, (a, b) in bounds.items():
+            lo[d], hi[d] = a, b
+        region = finder.confirm(lo, hi, "test", check_dims=False)
+        return region is not None, (region or finder.tried[-1]).fresh_samples
+
+    plain = ModeFinding(extend_margin=None, scan=None, anchor=None)
+    extended = replace(plain, extend_margin=0.05)
+    before = [confirmed(plain, box, s) for s in range(40)]
+    after = [confirmed(extended, box, s) for s in range(40)]
+    assert all(a >= b for (a, _), (b, _) in zip(after, before))  # the first 16 points are the same
+    assert sum(a for a, _ in after) >= sum(b for b, _ in before) + 3
+    assert 20 <= sum(b for b, _ in before) <= 32
+    assert max(n for _, n in before) <= 16 and max(n for _, n in after) <= 32
+    assert any(n > 16 for _, n in after)
+    assert max(confirmed(extended, loose, s)[1] for s in range(20)) <= 16
+    assert max(confirmed(extended, box, s, Validation(samples=16))[1] for s in range(20)) <= 16
+
+
+def test_a_box_its_uniform_queries_put_under_the_threshold_is_not_proposed(tmp_path):
+    """The base sample's points inside a box beside the pocket fail rarely: the box is not worth
+    a query. The pocket's own box, and a box too few of those points fall in, still are."""
+    from examiner.search.surrogate_modes import ModeFinding
+
+    ctx, finder = _finder(tmp_path, ModeFinding(anchor=None), base=400)
+
+    def box(bounds):
+        lo, hi = -np.ones(ctx.dims), np.ones(ctx.dims)
+        for d, (a, b) in bounds.items():
+            lo[d], hi[d] = a, b
+        return lo, hi
+
+    beside, tiny = box({0: (0.3, 1.0)}), box({0: (0.9, 1.0), 1: (0.9, 1.0)})
+    pocket = box({0: (-0.5, 0.25), 2: (-0.29, 0.57), 3: (-0.33, 0.44)})
+    assert len(ctx.characterizer.uniform_in(*beside)[1]) >= 100
+    assert finder._fails_less(*beside) and not finder._new(*beside)
+    assert not finder._fails_less(*pocket) and finder._new(*pocket)
+    assert len(ctx.characterizer.uniform_in(*tiny)[1]) < finder.config.least and not finder._fails_less(*tiny)
+    used = ctx.used
+    assert finder._new(*beside) is False and ctx.used == used  # judged without a query
