@@ -135,7 +135,7 @@ def search(model: str = typer.Option(..., help=MODEL_HELP),
            space: str = typer.Option(..., help="Search space YAML (scenes/search_pose.yaml, search_view.yaml, ...)."),
            strategy: str = typer.Option(DEFAULT_STRATEGY, help="random | cmaes | poseexaminer | bo | tpe | lse | "
                                                              "marl (marl-frozen | marl-untrained: its ablation); "
-                                                             "marl, the default, measured best"),
+                                                             "marl, the default: none measured beats it"),
            budget: int = typer.Option(..., help="Model queries in all (validation and growth included)."),
            agents: int = typer.Option(4, help="Agents (poseexaminer, marl)."),
            policy: Optional[str] = typer.Option(None, help="marl: a policy from examiner pretrain (default: the "

@@ -157,7 +157,7 @@ def test_a_mode_that_fails_alike_throughout_is_not_cut(tmp_path):
     from examiner.search.surrogate_modes import ModeFinding
     from examiner.search.scan import ScanConfig
 
-    planted = ("score: direct\nregions:\n  - name: half\n    effect: drop\n    rate: 0.65\n"
+    planted = ("score: direct\nregions:\n  - name: half\n    effect: drop\n    rate: 0.5\n"
                "    bounds: {pose.left_shoulder.abduct: [40, 100], pose.left_elbow.flex: [50, 110]}\n")
     for seed in range(3):
         ctx, finder = _finder(tmp_path / str(seed), ModeFinding(scan=ScanConfig(rounds=0), anchor=None), planted=planted,
