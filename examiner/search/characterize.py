@@ -317,26 +317,27 @@ class Characterizer:
         if self.trace is not None:
             self.trace.append((int(d), k_in, n_in, k_out, n_out, bool(kept)))
 
-    def validate(self, region: Region, samples: int | None = None, least: int = MIN_SAMPLES) -> bool:
+    def validate(self, region: Region, samples: int | None = None, least: int = MIN_SAMPLES,
+                 extend_above: float | None = None) -> bool:
         """Sequential: the history inside first, then fresh uniform samples in small rounds,
         until the lower confidence bound clears the threshold or the upper one falls below
         (at most ``samples`` fresh ones, the search's ``--samples`` by default; the rate is
-        decided on at least ``least`` points)."""
-        v = self.ctx.validation
-        if samples is not None:
-            from dataclasses import replace
-
-            v = replace(v, samples=min(samples, v.samples))
-        fresh, step = 0, max(4, v.samples // 4)
+        decided on at least ``least`` points). A box still undecided after ``samples`` that fails
+        at least ``extend_above`` of the time draws as many again, within ``--samples``."""
+        full = self.ctx.validation.samples
+        cap = full if samples is None else min(samples, full)
+        fresh, step = 0, max(4, cap // 4)
         while True:
             k, n = self.counts(region.lo, region.hi, since=region.fixed_at)
             ok = self._verdict(k, n, least)
             if ok is not None:
                 break
-            if fresh >= v.samples:
+            if fresh >= cap and extend_above is not None and cap < full and n and k / n >= extend_above:
+                cap, extend_above = min(2 * cap, full), None
+            if fresh >= cap:
                 ok = False
                 break
-            take = min(step, v.samples - fresh)
+            take = min(step, cap - fresh)
             self.ctx.evaluate_vectors(region.sample(self.ctx.rng, take), support=(region.lo, region.hi))
             fresh += take
         region.failure_rate = round(k / n, 4) if n else 0.0

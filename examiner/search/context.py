@@ -255,9 +255,10 @@ class SearchContext:
             self._characterizer = Characterizer(self)
         return self._characterizer
 
-    def validate(self, region: Region, samples: int | None = None, least: int = MIN_SAMPLES) -> bool:
+    def validate(self, region: Region, samples: int | None = None, least: int = MIN_SAMPLES,
+                 extend_above: float | None = None) -> bool:
         """The region holds when its failure rate clears the threshold (see Characterizer.validate)."""
-        ok = self.characterizer.validate(region, samples, least)
+        ok = self.characterizer.validate(region, samples, least, extend_above)
         if ok:
             region.examples = self.examples(region)
         return ok

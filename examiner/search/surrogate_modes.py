@@ -65,7 +65,6 @@ from examiner.search.anchor import AnchorProber, AnchorProbing
 from examiner.search.context import SearchContext
 from examiner.search.greedy import greedy_boxes
 from examiner.search.proposer import known_mask
-from examiner.search.rates import wilson
 from examiner.search.regions import Region
 from examiner.search.scan import ScanConfig, best_cut, scan_boxes
 
@@ -165,14 +164,12 @@ class ModeFinder:
         return not self._fails_less(lo, hi) and not self._covered(lo, hi)
 
     def _fails_less(self, lo: np.ndarray, hi: np.ndarray) -> bool:
-        """Whether the uniform queries already inside the box (at least ``least``) put the upper
-        bound of its failure rate under the threshold: its validation would refuse it, so it costs
-        no query. The surrogate and the scan propose boxes where those queries failed often, so
-        they rarely say so (most proposals that fail do so on their fresh points); when they do,
-        it is on points no proposal chose."""
-        ch = self.ctx.characterizer
-        k, n = ch.counts(lo, hi)
-        return n >= self.config.least and wilson(k, n, ch.config.z)[1] < self.ctx.validation.threshold
+        """Whether the uniform queries already inside the box refute it (``Characterizer.refuted``
+        on all of them: the upper bound of its failure rate under the threshold): its validation
+        would refuse it, so it costs no query. The surrogate and the scan propose boxes where those
+        queries failed often, so they rarely say so (most proposals that fail do so on their fresh
+        points); when they do, it is on points no proposal chose."""
+        return self.ctx.characterizer.refuted(Region(lo, hi))
 
     def _covered(self, lo: np.ndarray, hi: np.ndarray) -> bool:
         """Whether known modes hold more than half of the box (points spread uniformly inside it)."""
@@ -264,17 +261,11 @@ class ModeFinder:
         bound that does not matter is dropped (the box without it is validated), unless it is
         one of ``required``: that refuses the box, and so does a validated rate under
         ``at_least``. ``check_dims``: whether the bounds are tested (the config's by default)."""
-        ctx, ch = self.ctx, self.ctx.characterizer
+        ctx, ch, c = self.ctx, self.ctx.characterizer, self.config
+        extend = None if c.extend_margin is None else ctx.validation.threshold + c.extend_margin
 
         def holds(region: Region) -> bool:
-            c, v = self.config, ctx.validation
-            ok = ctx.validate(region, c.samples, c.least)
-            fresh, more = region.fresh_samples, v.samples - region.fresh_samples
-            if (not ok and c.extend_margin is not None and fresh >= c.samples and more > 0
-                    and region.failure_rate >= v.threshold + c.extend_margin):
-                ok = ctx.validate(region, min(c.samples, more), c.least)  # undecided, and likely a mode
-                region.fresh_samples += fresh
-            return ok and region.failure_rate >= at_least
+            return ctx.validate(region, c.samples, c.least, extend) and region.failure_rate >= at_least
 
         def refuse(box: Region) -> None:
             box.found_at = ctx.used
