@@ -48,7 +48,8 @@ class LseConfig:
     uniform_share: float = 0.5  # of each batch drawn uniformly
     pool: int = 1024  # uniform candidates per batch
     local: int = 1024  # candidates around unexplained failures
-    local_sd: float = 0.25  # ... their spread (normalized units)
+    local_sd: float = 0.25  # ... their spread (normalized units; realistic tuning landscapes 0-11, 600
+    # queries, 12 seeds: 0.15 recalled 0.572 and 0.4 0.585 against 0.615, standard errors 0.010-0.012)
     centres: int = 32  # unexplained failures the local candidates are drawn around
     beta: float = 1.96  # weight of the uncertainty in the straddle score
     spread: float = 0.5  # batch points at least this far apart (normalized units)
