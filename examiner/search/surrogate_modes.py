@@ -176,7 +176,8 @@ class ModeFinder:
 
     def _covered(self, lo: np.ndarray, hi: np.ndarray) -> bool:
         """Whether known modes hold more than half of the box (points spread uniformly inside it).
-        Counting only the modes that bound one of the box's dims: the same recall (0.615)."""
+        Counting only the modes that bound one of the box's dims gave the same recall (0.615 on the
+        tuning landscapes, paired +0.000, standard error 0.006)."""
         return bool(known_mask(self.ctx, lo + 0.5 * (self.Z[:COVER_POINTS] + 1.0) * (hi - lo)).mean() > 0.5)
 
     def due(self) -> bool:
@@ -194,7 +195,8 @@ class ModeFinder:
         """Boxes (lo, hi, likelihood ratio) where the queries outside known modes fail more often
         than the rest (``scan.scan_boxes``). Every known mode's queries are set aside, also on the
         pairs of dims it does not bound: kept there, its failures (dense where it was validated) are
-        most likely structure the shuffled bars do not model (tuning recall 0.574 against 0.615)."""
+        most likely structure the shuffled bars do not model (tuning recall 0.574 against 0.615,
+        standard error 0.012)."""
         c, ctx = self.config, self.ctx
         X, y = ctx.queried_failed()
         free_x = ~known_mask(ctx, X)
