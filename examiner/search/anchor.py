@@ -85,12 +85,13 @@ class AnchorProbing:
     # then looked at along its range, where one that does not matter fails throughout)
     min_dims: int = 3  # a mode on fewer dims is left to the surrogate, which sees those
     give_up: float = 0.1  # the probe stops when a mode on ``min_dims`` dims is less likely than this
-    give_up_after: int = 12  # ... after this many answers
+    give_up_after: int = 12  # ... after this many answers (8: tuning recall 0.614 against 0.615)
     away: float = 0.5  # a freed dim is drawn at least this far from the anchor (normalized units)
     posterior: DimPosteriorConfig = DimPosteriorConfig()
     line: int = 5  # points drawn along each dim found (one per equal part of its range; the others
     # next to the anchor) to place its faces
-    refine: int = 2  # rounds of one more point at each face not at the edge
+    refine: int = 2  # rounds of one more point at each face not at the edge (line 4 and refine 1:
+    # tuning recall 0.618 against 0.615, paired standard error 0.006)
     repair_rates: tuple = (0.15, 0.5)  # a refused scanned box failing this often is probed
     trees: int = 128  # the forest that ranks anchors by how well the other queries explain them
     # (0: the latest unexplained failure is the anchor)
