@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from report import report
+from report import check_searches, report
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -130,10 +130,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="searches run at once, one per process")
     ap.add_argument("--json", default="benchmarks/results/missed_modes.json")
     args = ap.parse_args()
-    for name, value, least in (("--landscapes", args.landscapes, 1), ("--seeds", args.seeds, 1),
-                               ("--budget", args.budget, 64), ("--agents", args.agents, 1), ("--jobs", args.jobs, 1)):
-        if value < least:
-            ap.error(f"{name} must be at least {least}, got {value}")
+    check_searches(ap, args)
     tasks = [(k, s) for s in range(args.seeds) for k in range(args.first, args.first + args.landscapes)]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:

@@ -1,5 +1,5 @@
 """What every benchmark prints and writes: the machine, the command to reproduce, a table,
-and the same rows as JSON."""
+and the same rows as JSON; and the check of the options the benchmarks of planted searches share."""
 
 from __future__ import annotations
 
@@ -36,3 +36,12 @@ def report(title: str, command: str, columns: list[tuple[str, str, str]], rows: 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"machine": where, "command": command, **extra, "rows": rows}, indent=2))
     print(f"# wrote {out}")
+
+
+def check_searches(ap, args) -> None:
+    """Refuses (``ap.error``: the message, exit 2) a planted-search benchmark's ``--landscapes``,
+    ``--seeds``, ``--budget``, ``--agents`` or ``--jobs`` under its least value."""
+    for name, value, least in (("--landscapes", args.landscapes, 1), ("--seeds", args.seeds, 1),
+                               ("--budget", args.budget, 64), ("--agents", args.agents, 1), ("--jobs", args.jobs, 1)):
+        if value < least:
+            ap.error(f"{name} must be at least {least}, got {value}")
