@@ -2,13 +2,14 @@
 posterior over which dims a mode bounds names a pocket's three dims of twenty from noisy answers
 and tells a sporadic failure in a few; a probe from a failure inside a planted pocket proposes a
 box on the pocket's dims with faces near the pocket's; a probe from a sporadic failure costs a
-few queries and proposes nothing; ``ModeFinder`` confirms a pocket that neither its surrogate
-nor a scan proposes."""
+few queries and proposes nothing; a probe asks its questions outside known modes and still names
+the pocket; ``ModeFinder`` confirms a pocket that neither its surrogate nor a scan proposes."""
 
 import numpy as np
 import pytest
 
 from examiner.search.dim_posterior import DimPosterior, DimPosteriorConfig
+from examiner.search.proposer import known_mask
 
 POSTERIOR = DimPosteriorConfig()
 
@@ -111,6 +112,33 @@ def test_a_probe_from_a_sporadic_failure_costs_a_few_queries_and_proposes_nothin
     used = ctx.used
     assert prober.probe() is None
     assert ctx.used - used <= 6
+
+
+FAR_AND_POCKET = ("score: direct\nregions:\n  - name: far\n    effect: drop\n    bounds: {camera.distance: [4.2, 6]}\n"
+                  "  - name: pocket\n    effect: drop\n    bounds: {pose.left_shoulder.abduct: [64, 112], "
+                  "pose.right_elbow.flex: [77, 126], camera.yaw: [-63, -9]}\n")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_probe_asks_outside_known_modes_and_still_names_the_pocket(tmp_path, seed):
+    """A known mode (camera distance over 4.2 m: 45% of that dim, failing always) would answer
+    every query whose freed distance lands in it with a failure that says nothing of the anchor's
+    mode; the probe draws its freed values outside known modes, and names the pocket's dims."""
+    from examiner.search.anchor import AnchorProber
+    from examiner.search.regions import Region
+
+    ctx = _context(tmp_path, planted=FAR_AND_POCKET, seed=seed)
+    lo, hi = -np.ones(8), np.ones(8)
+    lo[6] = 0.1
+    ctx.registry.regions.append(Region(lo, hi))
+    x = _inside(1, seed)[0]
+    x[6] = -0.6
+    assert ctx.evaluate_vectors(x[None])[0].failed
+    used = len(ctx.history)
+    dims = AnchorProber(ctx).dims_that_matter(x)
+    asked = np.array([z for z, _ in ctx.history[used:]])
+    assert len(asked) >= 8 and not known_mask(ctx, asked).any()
+    assert dims == sorted(POCKET)
 
 
 EDGE = ("score: direct\nbackground: 0.04\nregions:\n  - name: far\n    effect: drop\n    bounds: "

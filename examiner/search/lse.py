@@ -45,7 +45,9 @@ from examiner.search.surrogate_modes import ModeFinder, ModeFinding
 @dataclass(frozen=True)
 class LseConfig:
     batch: int = 16  # queries per surrogate refit
-    uniform_share: float = 0.5  # of each batch drawn uniformly
+    uniform_share: float = 0.5  # of each batch drawn uniformly (pseudo-random: a scrambled Sobol'
+    # sequence for these and the base sample recalled 0.587 against 0.615 on realistic tuning
+    # landscapes 0-11 at 600 queries, 12 seeds, paired standard error 0.015)
     pool: int = 1024  # uniform candidates per batch
     local: int = 1024  # candidates around unexplained failures
     local_sd: float = 0.25  # ... their spread (normalized units; realistic tuning landscapes 0-11, 600
