@@ -8,7 +8,8 @@ STRATEGIES = ("random", "cmaes", "poseexaminer", "bo", "tpe", "lse", "marl")
 MARL_ABLATION = ("marl-untrained", "marl-frozen")
 #: the strategy ``examiner search`` and ``examiner demo`` use unless told: none measured is ahead
 #: of it (``assets/policies/README.md``: on held-out landscapes over 12 seeds ``marl`` recalls
-#: 0.616 at 600 queries, ``lse`` 0.598, the untrained network 0.595; at 1500 over 5 seeds, before probes asked outside known modes, ``marl`` 0.927, ``lse`` 0.922)
+#: 0.616 at 600 queries, ``lse`` 0.598, the untrained network 0.595; at 1500 ``marl`` 0.908 over
+#: 3 seeds)
 DEFAULT_STRATEGY = "marl"
 
 

@@ -19,10 +19,12 @@ same network, freshly initialized, fine-tuned online). ``--policy FILE`` (``exam
 ``scenes/search_all.yaml``; ``assets/policies/README.md``): at 600 queries (12 seeds, 120
 searches each) recall 0.616 pretrained and fine-tuned, 0.617 frozen, 0.595 untrained, 0.598 for
 ``lse`` (paired +0.018 against ``lse``, standard error 0.013, and +0.021 against the untrained
-network, 0.014); at 1500 (5 seeds, before that change) 0.927 for ``marl`` and 0.922 for ``lse``. On seeds 0-2 alone, which earlier measurements used,
-``marl`` once looked 0.09 ahead of ``lse`` (0.62 against 0.53); on seeds 3-11 the two were level.
+network, 0.014); at 1500, 0.908 for ``marl`` over 3 seeds (before probes asked outside known
+modes, 0.927 over 5 seeds, and 0.922 for ``lse``). On seeds 0-2 alone, which earlier
+measurements used, ``marl`` once looked 0.09 ahead of ``lse`` (0.62 against 0.53); on seeds 3-11
+the two were level.
 ``marl`` stays the default strategy (``DEFAULT_STRATEGY``) because no variant or ``lse`` is ahead
-of it, not because it learns: its lead over the untrained network, 0.021 (1.04x), is within two
+of it, not because it learns: its lead over the untrained network, 0.021 (1.03x), is within two
 standard errors.
 Where the agents' queries go does matter, but the reward does not point the way: a picker that
 reads the planted landscape and picks inside the modes not yet found, the new failures the
