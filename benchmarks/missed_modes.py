@@ -24,7 +24,6 @@ from the same queries, or the budget at the end.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -66,7 +65,7 @@ def one_search(strategy: str, landscape_seed: int, seed: int, budget: int, agent
     evidence and cause."""
     from examiner.landscape import landscape, write_landscape
     from examiner.models import load_model
-    from examiner.search.run import QUERIES, run_search
+    from examiner.search.run import QUERIES, _read_log, run_search
     from examiner.search.scan import ScanConfig, scan_boxes
     from examiner.search.scoring import MIN_PURITY, membership, reported_boxes, score_run
     from examiner.search_space import SearchSpace
@@ -80,7 +79,7 @@ def one_search(strategy: str, landscape_seed: int, seed: int, budget: int, agent
         result = run_search(f"planted:{path}", space_file, strategy, budget, Path(tmp) / "run", agents, seed,
                             model_obj=planted, tensorboard=False)
         found = set(score_run(result, planted, space, seed)["planted_found"])
-        lines = [json.loads(line) for line in (Path(tmp) / "run" / QUERIES).read_text().splitlines() if line.strip()]
+        lines = _read_log(Path(tmp) / "run" / QUERIES)
     X = np.array([q["x"] for q in lines])
     y = np.array([bool(q["query"]["failed"]) for q in lines])
     boxes = reported_boxes(result)

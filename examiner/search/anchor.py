@@ -191,9 +191,10 @@ class AnchorProber:
             if post.n >= c.give_up_after and post.at_least(c.min_dims) < c.give_up:
                 return None
             freed = post.next_freed(ctx.rng)
+            moved = np.nonzero(freed)[0]
             for _ in range(c.draws):  # until the query lies outside every known mode
                 z = ctx.rng.uniform(near_lo, near_hi, (1, len(x)))
-                for d in np.nonzero(freed)[0]:
+                for d in moved:
                     z[0, d] = self._away(float(x[d]))
                 if not known_mask(ctx, z)[0]:
                     break
