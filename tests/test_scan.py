@@ -239,3 +239,26 @@ def test_a_box_its_uniform_queries_put_under_the_threshold_is_not_proposed(tmp_p
     assert len(ctx.characterizer.uniform_in(*tiny)[1]) < finder.config.least and not finder._fails_less(*tiny)
     used = ctx.used
     assert finder._new(*beside) is False and ctx.used == used  # judged without a query
+
+
+TWO_CORNERS = ("score: direct\nregions:\n  - name: shoulder_yaw\n    effect: drop\n"
+               "    bounds: {pose.left_shoulder.abduct: [0, 55], camera.yaw: [35, 90]}\n"
+               "  - name: elbow_pitch\n    effect: drop\n"
+               "    bounds: {pose.left_elbow.flex: [85, 140], camera.pitch: [-30, 5]}\n")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_scan_confirms_its_further_boxes_only_while_its_boxes_have_held(tmp_path, seed):
+    """Two corners on different pairs of dims, both in one scan: a fresh finder (no record yet)
+    confirms both in one scan; one whose scanned boxes have mostly been refused (1 of 8 held)
+    confirms only the first (``scan_limit``) and leaves the other to a later scan."""
+    from examiner.search.surrogate_modes import ModeFinding
+
+    config = ModeFinding(sharpen_below=0.0, anchor=None)
+    _, fresh = _finder(tmp_path / "fresh", config, planted=TWO_CORNERS, seed=seed)
+    found = fresh.find(Blind(), owner="test")
+    assert sorted(np.nonzero(r.hi - r.lo < 1.8)[0].tolist() for r in found) == [[0, 3], [2, 4]]
+    _, poor = _finder(tmp_path / "poor", config, planted=TWO_CORNERS, seed=seed)
+    poor.scan_record = [1, 8]
+    assert len(poor.find(Blind(), owner="test")) == 1
+    assert poor.scan_record == [2, 9]

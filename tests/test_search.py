@@ -93,6 +93,22 @@ def test_the_benchmark_pairs_each_strategy_with_the_best_on_the_same_landscapes_
     assert paired_against_best(runs[:4]) is None  # one strategy: nothing to pair
 
 
+def test_the_benchmark_draws_a_family_with_its_options(toy, tmp_path):
+    """``family_options`` reach the family (two boxes of one dim, half of its range) and the
+    landscape file's provenance, and the benchmark's document records them."""
+    import yaml
+
+    from examiner.search.benchmark import benchmark
+
+    doc = benchmark(None, toy / "space.yaml", 64, 1, tmp_path, strategies=("random",), family="boxes", landscapes=1,
+                    first_landscape=3, family_options={"modes": 2, "dims_per_mode": 1, "width": 0.5})
+    text = (tmp_path / "landscapes" / "boxes_3.yaml").read_text()
+    regions = yaml.safe_load(text)["regions"]
+    assert len(regions) == 2 and all(len(r["bounds"]) == 1 for r in regions)
+    assert "--modes 2 --dims 1 --width 0.5" in text
+    assert doc["family_options"] == {"modes": 2, "dims_per_mode": 1, "width": 0.5} and len(doc["runs"]) == 1
+
+
 def test_registry_merges_duplicates_and_keeps_distinct():
     reg = RegionRegistry()
     r0 = reg.add(Region([-1, -1], [-0.5, -0.5]))

@@ -49,8 +49,10 @@ def paired_against_best(runs: list[dict], metric: str = "recall") -> dict | None
 
 def benchmark(model: str | None, space: str | Path, budget: int, seeds: int, out: str | Path, agents: int = 4,
               strategies: tuple[str, ...] = STRATEGIES, progress=None, family: str | None = None,
-              landscapes: int = 10, first_landscape: int = 0, policy: str | Path | None = None) -> dict:
-    """``model`` (a spec), or ``family`` with ``landscapes`` seeds from ``first_landscape``.
+              landscapes: int = 10, first_landscape: int = 0, policy: str | Path | None = None,
+              family_options: dict | None = None) -> dict:
+    """``model`` (a spec), or ``family`` with ``landscapes`` seeds from ``first_landscape``
+    (``family_options``: the family's own, e.g. ``dims_per_mode`` and ``width`` of ``boxes``).
     ``policy``: the pretrained policy the marl variants that start from one use (``marl``,
     ``marl-frozen``; default: the shipped one)."""
     from examiner.landscape import landscape, write_landscape
@@ -67,8 +69,10 @@ def benchmark(model: str | None, space: str | Path, budget: int, seeds: int, out
     if family is not None:
         models = []
         for k in range(first_landscape, first_landscape + landscapes):
-            path = write_landscape(landscape(search.space, family, k), out / "landscapes" / f"{family}_{k}.yaml",
-                                   f"examiner landscape --family {family} --space {space} --seed {k}")
+            options = " ".join(f"--{o.replace('_per_mode', '')} {v}" for o, v in (family_options or {}).items())
+            path = write_landscape(landscape(search.space, family, k, **(family_options or {})),
+                                   out / "landscapes" / f"{family}_{k}.yaml",
+                                   f"examiner landscape --family {family} --space {space} --seed {k} {options}".strip())
             models.append((f"planted:{path}", k))
     else:
         models = [(model, None)]
@@ -107,8 +111,9 @@ def benchmark(model: str | None, space: str | Path, budget: int, seeds: int, out
                 s[m], s[m + "_sd"] = _mean_sd([r[m] for r in rows])
             s["curve"] = [[q, statistics.mean(r["curve"][i][1] for r in rows)] for i, (q, _) in enumerate(rows[0]["curve"])]
         summary.append(s)
-    doc = {"model": model, "family": family, "landscapes": list(range(first_landscape, first_landscape + landscapes))
-           if family else None, "space": str(space), "budget": budget, "seeds": seeds, "agents": agents,
+    doc = {"model": model, "family": family, "family_options": family_options or None,
+           "landscapes": list(range(first_landscape, first_landscape + landscapes)) if family else None,
+           "space": str(space), "budget": budget, "seeds": seeds, "agents": agents,
            "policy": None if policy is None else str(policy),
            "planted_regions": statistics.mean(r["planted_modes"] for r in runs) if scored else None,
            "summary": summary, "paired": paired_against_best(runs) if scored else None, "runs": runs}

@@ -17,9 +17,10 @@ already knows most of that from the history. So:
 
    Every ``scan_every`` queries, the queries outside known modes are also scanned for boxes
    on two or three dims whose queries fail more often than the rest (``scan.py``): a forest,
-   which splits one dim at a time, does not see a mode that needs three dims at once. At most
-   ``scan_limit`` of them are confirmed per scan, and none while confirming them has cost more
-   than ``scan_share`` of the queries so far. At the same scans, a known mode whose uniform
+   which splits one dim at a time, does not see a mode that needs three dims at once. The first
+   ``scan_limit`` of them are confirmed per scan, the scan's further boxes too while the scan's
+   boxes have held at least ``scan_more`` of the time, and none while confirming them has cost
+   more than ``scan_share`` of the queries so far. At the same scans, a known mode whose uniform
    queries fail less often than ``sharpen_below`` is cut on the one dim where they fail most
    (``scan.best_cut``, a bar from shuffled failures): a box confirmed on a wrong third dim holds
    a mode on two of its dims, half of it passes, and every query inside it is set aside, so the
@@ -104,6 +105,15 @@ class ModeFinding:
     # queries' rate first: 0.589 against 0.615 on realistic tuning landscapes 0-11 at 600 queries,
     # 12 seeds, -0.025, 0.008); a last scan once 64-192 queries are left, all of its boxes
     # confirmed: no better (+0.004 at most, 0.004; 192 left: -0.014, 0.006)
+    scan_more: float = 0.3  # a scan's further boxes are confirmed too while the scan's boxes have held
+    # this often ((held + 1) / (tried + 2)): on the realistic tuning landscapes 12% of the boxes after
+    # a scan's first held (3 of 26, 12 searches), on six interior 2-dim boxes half; one box per scan
+    # left most of those unconfirmed. ``lse``, 600 queries, against one box per scan: realistic tuning
+    # landscapes 0-11, 24 seeds, 0.601 against 0.606 (paired -0.005, standard error 0.007); landscapes
+    # 400-409 (``benchmarks/families.py``) of six 2-dim boxes a fifth of each range wide, 3 seeds,
+    # 0.661 against 0.556 (+0.106, 0.043), of six 3-dim boxes, 2 seeds, 0.625 against 0.550 (+0.075,
+    # 0.008). 0.5: realistic -0.004 (0.008), 2-dim boxes +0.044 (0.044); every box of every scan
+    # (``scan_limit`` 3): realistic -0.011 (0.013, 12 seeds), 2-dim boxes +0.128 (0.034)
     scan_share: float = 0.2  # no scan while confirming its boxes has cost this share of the queries
     sharpen_below: float = 0.65  # at each scan, a known mode whose queries fail less often than this
     # is cut on one more dim where they fail more often (``scan.best_cut``); 0: never (realistic
@@ -137,6 +147,7 @@ class ModeFinder:
         self.tried: list[Region] = []  # proposals that did not hold
         self.scanned_at = -config.scan_every  # ctx.used at the last scan
         self.scan_spent = 0  # queries spent confirming the scan's boxes
+        self.scan_record = [0, 0]  # the scan's boxes that held, and that were tried
         self.cut_tried: dict[int, int] = {}  # mode id -> its uniform points when a cut of it failed
         self.prober = AnchorProber(ctx, config.anchor) if config.anchor is not None else None
 
@@ -179,6 +190,12 @@ class ModeFinder:
         Counting only the modes that bound one of the box's dims gave the same recall (0.615 on the
         tuning landscapes, paired +0.000, standard error 0.006)."""
         return bool(known_mask(self.ctx, lo + 0.5 * (self.Z[:COVER_POINTS] + 1.0) * (hi - lo)).mean() > 0.5)
+
+    def _scan_holds(self) -> bool:
+        """Whether the scan's boxes have held at least ``scan_more`` of the time (Laplace's rule:
+        (held + 1) / (tried + 2))."""
+        held, tried = self.scan_record
+        return (held + 1) / (tried + 2) >= self.config.scan_more
 
     def due(self) -> bool:
         """Whether a scan is due: ``scan_every`` queries since the last one, and confirming the
@@ -321,15 +338,19 @@ class ModeFinder:
         if ctx.used < self.config.min_queries:
             return found
         due = self.due()
-        proposals = [(lo, hi, False) for lo, hi, _ in self.propose(surrogate)[:limit]]
-        proposals += [(lo, hi, True) for lo, hi, _ in (self.scanned()[:self.config.scan_limit] if due else [])]
+        proposals = [(lo, hi, None) for lo, hi, _ in self.propose(surrogate)[:limit]]
+        proposals += [(lo, hi, k) for k, (lo, hi, _) in enumerate(self.scanned() if due else [])]
         for lo, hi, scanned in proposals:
+            if scanned is not None and scanned >= self.config.scan_limit and not self._scan_holds():
+                break  # the scan's further boxes: only while its boxes have held often enough
             if self._covered(lo, hi):
                 continue  # modes confirmed meanwhile hold most of it
             used = ctx.used
             region = self.confirm(lo, hi, owner)
-            if scanned:
+            if scanned is not None:
                 self.scan_spent += ctx.used - used
+                self.scan_record[0] += region is not None
+                self.scan_record[1] += 1
                 if region is None and self.prober is not None:
                     self.prober.offer(self.tried[-1])
             if region is not None:
