@@ -324,8 +324,8 @@ class ModeFinder:
         return ctx.accept(region)
 
     def find(self, surrogate, owner: str, limit: int = 2) -> list[Region]:
-        """Propose and confirm up to ``limit`` modes from the surrogate, when a scan is due up to
-        ``scan_limit`` from the scan, when a probe is due the box it proposes (its bounds not
+        """Propose and confirm up to ``limit`` modes from the surrogate, when a scan is due its
+        first ``scan_limit`` boxes and the rest while its boxes hold (``scan_more``), when a probe is due the box it proposes (its bounds not
         relaxed again: the probe tested each), and every sharpened mode (which replaces the mode
         it was cut from if it holds); returns the ones that held. A proposal that modes confirmed
         meanwhile hold most of is skipped (``_covered``, on points spread inside it). It used to be
