@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import statistics
 import sys
 import tempfile
@@ -31,16 +30,14 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from report import check_searches, report
+from report import check_searches, report, search_options
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-#: ``examiner landscape``'s option names -> the family function's
-OPTIONS = {"dims": ("dims_per_mode", int), "modes": ("modes", int), "width": ("width", float)}
-
-
 def parse_family(text: str) -> tuple[str, dict]:
     """``NAME[:OPTION=VALUE,...]`` -> (name, options); a bad option exits with its name."""
+    from examiner.landscape import OPTIONS
+
     name, _, rest = text.partition(":")
     options = {}
     for item in filter(None, rest.split(",")):
@@ -86,13 +83,8 @@ def main() -> None:
     ap.add_argument("--reference", default="lse", help="the strategy the others are paired with")
     ap.add_argument("--families", nargs="+", default=["realistic", "boxes:dims=2,width=0.2", "boxes:dims=3"])
     ap.add_argument("--space", default="scenes/search_all.yaml")
-    ap.add_argument("--first", type=int, default=400, help="first landscape seed (400: no search setting was tuned there)")
-    ap.add_argument("--landscapes", type=int, default=10)
-    ap.add_argument("--seeds", type=int, default=2)
-    ap.add_argument("--budget", type=int, default=600)
-    ap.add_argument("--agents", type=int, default=4)
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="families x strategies run at once")
-    ap.add_argument("--json", default="benchmarks/results/families.json")
+    search_options(ap, 400, "first landscape seed (400: no search setting was tuned there)", 10, 2,
+                   "families x strategies run at once", "benchmarks/results/families.json")
     args = ap.parse_args()
     check_searches(ap, args)
     if not Path(args.space).is_file():

@@ -20,7 +20,6 @@ and how many proposals were refused.
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import statistics
 import sys
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from report import check_searches, report
+from report import check_searches, report, search_options
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -153,14 +152,9 @@ def paired(recall: list[float], reference: list[dict] | None) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--first", type=int, default=100, help="first realistic landscape (100-109: the held-out ones)")
-    ap.add_argument("--landscapes", type=int, default=10)
-    ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--budget", type=int, default=600)
-    ap.add_argument("--agents", type=int, default=4)
+    search_options(ap, 100, "first realistic landscape (100-109: the held-out ones)", 10, 3,
+                   "searches run at once, one per process", "benchmarks/results/marl_leverage.json")
     ap.add_argument("--rules", nargs="+", default=list(RULES), choices=list(RULES))
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="searches run at once, one per process")
-    ap.add_argument("--json", default="benchmarks/results/marl_leverage.json")
     args = ap.parse_args()
     check_searches(ap, args)
     tasks = [(rule, k, s) for rule in args.rules for s in range(args.seeds)

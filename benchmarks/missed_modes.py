@@ -24,7 +24,6 @@ from the same queries, or the budget at the end.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from report import check_searches, report
+from report import check_searches, report, search_options
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -121,13 +120,8 @@ def summary(kind: str, rows: list[dict]) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--strategy", default="lse")
-    ap.add_argument("--first", type=int, default=0, help="first realistic landscape (0-11: the tuning ones)")
-    ap.add_argument("--landscapes", type=int, default=12)
-    ap.add_argument("--seeds", type=int, default=2)
-    ap.add_argument("--budget", type=int, default=600)
-    ap.add_argument("--agents", type=int, default=4)
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="searches run at once, one per process")
-    ap.add_argument("--json", default="benchmarks/results/missed_modes.json")
+    search_options(ap, 0, "first realistic landscape (0-11: the tuning ones)", 12, 2,
+                   "searches run at once, one per process", "benchmarks/results/missed_modes.json")
     args = ap.parse_args()
     check_searches(ap, args)
     tasks = [(k, s) for s in range(args.seeds) for k in range(args.first, args.first + args.landscapes)]

@@ -38,6 +38,19 @@ def report(title: str, command: str, columns: list[tuple[str, str, str]], rows: 
     print(f"# wrote {out}")
 
 
+def search_options(ap, first: int, first_help: str, landscapes: int, seeds: int, jobs_help: str,
+                   json_path: str) -> None:
+    """The options the benchmarks of planted searches share: ``--first``, ``--landscapes``,
+    ``--seeds``, ``--budget``, ``--agents``, ``--jobs`` and ``--json`` (checked by ``check_searches``)."""
+    ap.add_argument("--first", type=int, default=first, help=first_help)
+    ap.add_argument("--landscapes", type=int, default=landscapes)
+    ap.add_argument("--seeds", type=int, default=seeds)
+    ap.add_argument("--budget", type=int, default=600)
+    ap.add_argument("--agents", type=int, default=4)
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help=jobs_help)
+    ap.add_argument("--json", default=json_path)
+
+
 def check_searches(ap, args) -> None:
     """Refuses (``ap.error``: the message, exit 2) a planted-search benchmark's ``--landscapes``,
     ``--seeds``, ``--budget``, ``--agents`` or ``--jobs`` under its least value."""

@@ -25,6 +25,14 @@ from synthgen.catalog import Continuous
 from synthgen.errors import ParamError
 
 FAMILIES = ("realistic", "boxes")
+#: ``examiner landscape``'s family options -> the family function's arguments (and their types)
+OPTIONS = {"modes": ("modes", int), "dims": ("dims_per_mode", int), "width": ("width", float)}
+
+
+def option_flags(options: dict) -> str:
+    """``examiner landscape``'s flags that give a family's ``options`` (its arguments' names)."""
+    flag = {name: key for key, (name, _) in OPTIONS.items()}
+    return " ".join(f"--{flag[name]} {value}" for name, value in options.items())
 
 
 def _picker(rng: np.random.Generator, names: list[str]):

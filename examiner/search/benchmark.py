@@ -55,7 +55,7 @@ def benchmark(model: str | None, space: str | Path, budget: int, seeds: int, out
     (``family_options``: the family's own, e.g. ``dims_per_mode`` and ``width`` of ``boxes``).
     ``policy``: the pretrained policy the marl variants that start from one use (``marl``,
     ``marl-frozen``; default: the shipped one)."""
-    from examiner.landscape import landscape, write_landscape
+    from examiner.landscape import landscape, option_flags, write_landscape
     from examiner.models import load_model
     from examiner.models.planted import PlantedModel
     from examiner.search.marl import check_policy, uses_policy
@@ -69,7 +69,7 @@ def benchmark(model: str | None, space: str | Path, budget: int, seeds: int, out
     if family is not None:
         models = []
         for k in range(first_landscape, first_landscape + landscapes):
-            options = " ".join(f"--{o.replace('_per_mode', '')} {v}" for o, v in (family_options or {}).items())
+            options = option_flags(family_options or {})
             path = write_landscape(landscape(search.space, family, k, **(family_options or {})),
                                    out / "landscapes" / f"{family}_{k}.yaml",
                                    f"examiner landscape --family {family} --space {space} --seed {k} {options}".strip())
