@@ -9,7 +9,7 @@ can be asked to agree with one. A third row counts only the modes of a map that 
 too (the modes maps agree on), a steadier reference than one map's.
 
     python benchmarks/real_modes.py [--model mediapipe] [--space scenes/search_all.yaml]
-        [--maps 0 1 2] [-n 1500] [--strategy marl] [--seeds 0 1 2 3 4 5 6 7] [--budget 600]
+        [--maps 0 1 2] [-n 1500] [--strategy lse] [--seeds 0 1 2 3 4 5 6 7] [--budget 600]
         [--workers 1] [--dir benchmarks/results/real_modes] [--json benchmarks/results/real_modes.json]
 
 Every map and search is written under ``--dir`` (``map_S``, ``STRATEGY_S``) and resumed from
@@ -38,12 +38,14 @@ def only(match: tuple, modes: set[int]) -> tuple:
 
 
 def main() -> None:
+    from examiner.search import DEFAULT_STRATEGY
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="mediapipe")
     ap.add_argument("--space", default="scenes/search_all.yaml")
     ap.add_argument("--maps", type=int, nargs="+", default=[0, 1, 2], help="map seeds")
     ap.add_argument("-n", type=int, default=1500, help="uniform queries per map")
-    ap.add_argument("--strategy", default="marl")
+    ap.add_argument("--strategy", default=DEFAULT_STRATEGY)
     ap.add_argument("--seeds", type=int, nargs="+", default=list(range(8)), help="search seeds")
     ap.add_argument("--budget", type=int, default=600)
     ap.add_argument("--workers", type=int, default=1)

@@ -17,8 +17,10 @@ def machine() -> str:
 
 
 def print_table(columns: list[tuple[str, str, str]], rows: list[dict]) -> None:
-    """``columns``: (row key, header, format spec) per column."""
-    cells = [[format(r[k], spec) for k, _, spec in columns] for r in rows]
+    """``columns``: (row key, header, format spec) per column; a NaN prints as ``-`` (not measured:
+    a strategy paired with itself, a standard error from one seed)."""
+    cells = [["-" if isinstance(r[k], float) and r[k] != r[k] else format(r[k], spec) for k, _, spec in columns]
+             for r in rows]
     widths = [max([len(h), 10] + [len(c[i]) for c in cells]) for i, (_, h, _) in enumerate(columns)]
     print(" ".join(f"{h:>{w}}" for (_, h, _), w in zip(columns, widths)))
     for c in cells:

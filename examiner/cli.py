@@ -11,7 +11,7 @@ import typer
 
 from examiner.console_output import (GenerateProgress, SearchProgress, console, pck_table, print_derived_modes,
                                      print_modes, print_sensitivity)
-from examiner.search import DEFAULT_STRATEGY, MARL_ABLATION
+from examiner.search import DEFAULT_STRATEGY, with_ablation
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Find where a pose model fails over synthgen's parameter space, and fix it.")
@@ -135,7 +135,7 @@ def search(model: str = typer.Option(..., help=MODEL_HELP),
            space: str = typer.Option(..., help="Search space YAML (scenes/search_pose.yaml, search_view.yaml, ...)."),
            strategy: str = typer.Option(DEFAULT_STRATEGY, help="random | cmaes | poseexaminer | bo | tpe | lse | "
                                                              "marl (marl-frozen | marl-untrained: its ablation); "
-                                                             "marl, the default: none measured beats it"),
+                                                             "lse, the default: the best measured"),
            budget: int = typer.Option(..., help="Model queries in all (validation and growth included)."),
            agents: int = typer.Option(4, help="Agents (poseexaminer, marl)."),
            policy: Optional[str] = typer.Option(None, help="marl: a policy from examiner pretrain (default: the "
@@ -174,7 +174,9 @@ def benchmark(model: Optional[str] = typer.Option(None, help=MODEL_HELP + " (or 
               agents: int = typer.Option(4, help="Agents (poseexaminer, marl)."),
            policy: Optional[str] = typer.Option(None, help="marl: a policy from examiner pretrain (default: the "
                                                            "shipped assets/policies/marl.zip)."),
-              strategies: str = typer.Option("random,cmaes,poseexaminer,marl", help="Comma list."),
+              strategies: str = typer.Option("random,cmaes,poseexaminer,lse,marl",
+                                            help="Comma list (marl brings its ablation: marl-untrained, "
+                                                 "marl-frozen, lse)."),
               out: str = typer.Option("out/benchmark", help="Output folder (one sub-folder per run)."),):
     """Every strategy on one model (or on a family of planted landscapes), space, budget and
     seeds: regions found, efficiency and, against planted modes, one-to-one recall, precision,
@@ -189,9 +191,7 @@ def benchmark(model: Optional[str] = typer.Option(None, help=MODEL_HELP + " (or 
         raise ParamError("--model", "give either --model or --family")
     if landscapes < 1:
         raise ParamError("--landscapes", f"must be at least 1, got {landscapes}")
-    names = tuple(s.strip() for s in strategies.split(",") if s.strip())
-    if "marl" in names:
-        names += tuple(a for a in MARL_ABLATION if a not in names)
+    names = with_ablation(tuple(s.strip() for s in strategies.split(",") if s.strip()))
     with console.status("benchmarking...") as status:
         doc = run(model, space, budget, seeds, out, agents, names,
                   progress=lambda s, k: status.update(f"benchmarking: {s}, seed {k}"), family=family,
@@ -289,7 +289,7 @@ def demo(out: str = typer.Option("out/examiner_demo", help="Output folder."),
          quick: bool = typer.Option(False, "--quick", help="A smaller budget (for CI)."),
          budget: Optional[int] = typer.Option(None, help="Queries (default 400, or 160 with --quick)."),
          model: str = typer.Option("mediapipe", help=MODEL_HELP)):
-    """A small search against BlazePose (marl, the default strategy), then its report."""
+    """A small search against BlazePose (lse, the default strategy), then its report."""
     from examiner.demo import run_demo
 
     n = budget or (160 if quick else 400)

@@ -330,6 +330,23 @@ def test_pretrain_writes_a_policy_that_marl_and_its_ablation_load(land, tmp_path
             run_search(model, land / "space.yaml", strategy, 50, tmp_path / strategy, policy=policy)
 
 
+def test_the_benchmark_runs_marls_ablation_beside_it():
+    """Wherever ``examiner benchmark`` runs ``marl`` it runs its ablation too - the same network
+    untrained, pretrained but frozen, and ``lse`` - and its default list holds the default
+    strategy."""
+    import inspect
+
+    from examiner.cli import benchmark
+    from examiner.search import DEFAULT_STRATEGY, with_ablation
+
+    assert with_ablation(("random", "marl")) == ("random", "marl", "marl-untrained", "marl-frozen", "lse")
+    assert with_ablation(("lse", "marl", "marl-frozen")) == ("lse", "marl", "marl-frozen", "marl-untrained")
+    assert with_ablation(("random", "lse")) == ("random", "lse")
+    default = inspect.signature(benchmark).parameters["strategies"].default.default.split(",")
+    assert DEFAULT_STRATEGY in default and set(with_ablation(tuple(default))) >= {"marl", "marl-untrained",
+                                                                                 "marl-frozen", "lse"}
+
+
 def test_search_and_demo_use_the_default_strategy(tmp_path, monkeypatch):
     """``examiner search`` without --strategy and ``examiner demo`` run ``DEFAULT_STRATEGY``, the
     best measured one (``assets/policies/README.md``)."""
@@ -340,7 +357,7 @@ def test_search_and_demo_use_the_default_strategy(tmp_path, monkeypatch):
     from examiner.demo import run_demo
     from examiner.search import DEFAULT_STRATEGY, STRATEGIES
 
-    assert DEFAULT_STRATEGY == "marl" and DEFAULT_STRATEGY in STRATEGIES
+    assert DEFAULT_STRATEGY == "lse" and DEFAULT_STRATEGY in STRATEGIES
     assert inspect.signature(search).parameters["strategy"].default.default == DEFAULT_STRATEGY
     seen = []
 

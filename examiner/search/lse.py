@@ -1,5 +1,7 @@
 """``lse``: level-set estimation of where the model fails, with a surrogate (``surrogate.py``) and
-modes read off it and confirmed on fresh queries (``surrogate_modes.py``).
+modes read off it and confirmed on fresh queries (``surrogate_modes.py``). The default strategy
+(``DEFAULT_STRATEGY``): the best measured on held-out landscapes, ``marl``'s learned picks
+included (``marl.py``).
 
 The goal is not the worst point (what ``bo`` seeks) but the set where the failure probability
 is above the threshold - the super-level set, as in LSE (Gotovos et al., IJCAI 2013). Each

@@ -15,20 +15,17 @@ fine-tuned online), ``marl-frozen`` (the pretrained policy, no updates), ``marl-
 same network, freshly initialized, fine-tuned online). ``--policy FILE`` (``examiner search``,
 ``examiner benchmark``) uses another pretrained policy (``examiner pretrain``).
 
-**Learning adds nothing measurable** (held-out realistic landscapes 100-109 over
-``scenes/search_all.yaml``; ``assets/policies/README.md``): at 600 queries (12 seeds, 120
-searches each) recall 0.615 pretrained and fine-tuned, 0.615 frozen, 0.603 untrained, 0.613 for
-``lse`` (paired +0.002 against ``lse``, standard error 0.012, and +0.011 against the untrained
-network, 0.016); at 1500, 0.925 for ``marl`` over 2 seeds. On other landscapes
-(``benchmarks/families.py``, landscapes 400-409, 2 seeds) ``marl`` is no better than ``lse``
-either: realistic 0.581 against 0.644 (-0.062, 0.012; seeds 2-3: 0.613 against 0.619), six 2-dim
-boxes 0.567 against 0.633 (-0.067, 0.033), six 3-dim boxes 0.642 against 0.625 (+0.017,
-0.033). On seeds 0-2 alone, which earlier measurements used, ``marl`` once looked 0.09 ahead of
-``lse`` (0.62 against 0.53); on seeds 3-11 the two were level.
-``marl`` stays the default strategy (``DEFAULT_STRATEGY``) because on the held-out realistic
-landscapes 100-109 over 12 seeds no variant or ``lse`` is ahead of it (which of the two to make
-the default wants more seeds on other landscapes than the 2-4 above), not because it learns: its lead over the
-untrained network, 0.011 (1.02x), and over ``lse``, 0.002, are within one standard error.
+**Learning adds nothing measurable, and ``lse`` is the default strategy** (``DEFAULT_STRATEGY``;
+held-out realistic landscapes over ``scenes/search_all.yaml``, 600 queries;
+``assets/policies/README.md``). On landscapes 100-109 (12 seeds, 120 searches each) recall is
+0.615 pretrained and fine-tuned, 0.615 frozen, 0.603 untrained and 0.613 for ``lse`` (+0.011
+against the untrained network, standard error 0.016). Over landscapes 100-109, 400-409 and
+500-509 (28 seeds, 280 searches each) ``marl`` recalls 0.607 and ``lse`` 0.619 (paired -0.012,
+standard error 0.009); on six 2-dim and six 3-dim boxes (``benchmarks/families.py``, landscapes
+400-409, 6 seeds) ``marl`` is 0.050 (0.028) and 0.017 (0.024) behind; at 1500 queries the two are
+level (landscapes 100-109 and 400-409, 8 seeds: ``marl`` 0.936, ``lse`` 0.923; paired +0.013,
+standard error 0.012). On seeds 0-2 alone, which earlier measurements used, ``marl`` once looked 0.09
+ahead of ``lse`` (0.62 against 0.53); on more seeds and landscapes it is not.
 Where the agents' queries go does matter, but the reward does not point the way: a picker that
 reads the planted landscape and picks inside the modes not yet found, the new failures the
 reward pays most for, recalls 0.43 against a uniform choice's 0.53 (``marl_leverage.py``).
