@@ -172,8 +172,8 @@ def benchmark(model: Optional[str] = typer.Option(None, help=MODEL_HELP + " (or 
               landscapes: int = typer.Option(10, help="Landscapes of --family (seeds from --first-landscape)."),
               first_landscape: int = typer.Option(0, help="Seed of the first landscape."),
               agents: int = typer.Option(4, help="Agents (poseexaminer, marl)."),
-           policy: Optional[str] = typer.Option(None, help="marl: a policy from examiner pretrain (default: the "
-                                                           "shipped assets/policies/marl.zip)."),
+              policy: Optional[str] = typer.Option(None, help="marl: a policy from examiner pretrain (default: "
+                                                              "the shipped assets/policies/marl.zip)."),
               strategies: str = typer.Option("random,cmaes,poseexaminer,lse,marl",
                                             help="Comma list (marl brings its ablation: marl-untrained, "
                                                  "marl-frozen, lse)."),
