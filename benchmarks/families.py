@@ -34,6 +34,7 @@ from report import check_searches, report, search_options
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+
 def parse_family(text: str) -> tuple[str, dict]:
     """``NAME[:OPTION=VALUE,...]`` -> (name, options); a bad option exits with its name."""
     from examiner.landscape import OPTIONS

@@ -67,12 +67,12 @@ def benchmark(model: str | None, space: str | Path, budget: int, seeds: int, out
     out = Path(out)
     search = SearchSpace.from_yaml(space)
     if family is not None:
-        models = []
+        models, family_options = [], family_options or {}
+        flags = option_flags(family_options)
         for k in range(first_landscape, first_landscape + landscapes):
-            options = option_flags(family_options or {})
-            path = write_landscape(landscape(search.space, family, k, **(family_options or {})),
+            path = write_landscape(landscape(search.space, family, k, **family_options),
                                    out / "landscapes" / f"{family}_{k}.yaml",
-                                   f"examiner landscape --family {family} --space {space} --seed {k} {options}".strip())
+                                   f"examiner landscape --family {family} --space {space} --seed {k} {flags}".strip())
             models.append((f"planted:{path}", k))
     else:
         models = [(model, None)]

@@ -325,14 +325,14 @@ class ModeFinder:
 
     def find(self, surrogate, owner: str, limit: int = 2) -> list[Region]:
         """Propose and confirm up to ``limit`` modes from the surrogate, when a scan is due its
-        first ``scan_limit`` boxes and the rest while its boxes hold (``scan_more``), when a probe is due the box it proposes (its bounds not
-        relaxed again: the probe tested each), and every sharpened mode (which replaces the mode
-        it was cut from if it holds); returns the ones that held. A proposal that modes confirmed
-        meanwhile hold most of is skipped (``_covered``, on points spread inside it). It used to be
-        judged on its centre and low corner, which take the middle and the low end of every dim the
-        box leaves free and so can lie in known modes on other dims: 4 of 396 proposals in 24 tuning
-        searches were skipped so, one of them a corner mode the scan had found with a likelihood
-        ratio of 56."""
+        first ``scan_limit`` boxes and the rest while its boxes hold (``scan_more``), when a probe
+        is due the box it proposes (its bounds not relaxed again: the probe tested each), and
+        every sharpened mode (which replaces the mode it was cut from if it holds); returns the
+        ones that held. A proposal that modes confirmed meanwhile hold most of is skipped
+        (``_covered``, on points spread inside it). It used to be judged on its centre and low
+        corner, which take the middle and the low end of every dim the box leaves free and so can
+        lie in known modes on other dims: 4 of 396 proposals in 24 tuning searches were skipped
+        so, one of them a corner mode the scan had found with a likelihood ratio of 56."""
         ctx = self.ctx
         found = []
         if ctx.used < self.config.min_queries:
